@@ -1,0 +1,195 @@
+"""Command line: argument parsing only. Calls the layers below, prints, sets exit codes.
+
+Exit codes: 0 success, 2 user error (one line ``error: ...`` on stderr, no traceback), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from vqlab import __version__
+from vqlab import config as cfgmod
+from vqlab.errors import VQLabError
+
+# CLI flag dest -> (config section, field)
+TRAIN_FLAGS: dict[str, tuple[str, str]] = {
+    "model": ("model", "name"), "hidden": ("model", "hidden"), "res_blocks": ("model", "num_res_blocks"),
+    "num_embeddings": ("model", "num_embeddings"), "embedding_dim": ("model", "embedding_dim"),
+    "beta": ("model", "beta"), "ema": ("model", "ema"), "decay": ("model", "decay"),
+    "kmeans_init": ("model", "kmeans_init"), "restart_after": ("model", "restart_after"),
+    "vae_sigma": ("model", "vae_sigma"),
+    "data": ("data", "dataset"), "task": ("data", "task"), "color_space": ("data", "color_space"),
+    "image_size": ("data", "image_size"), "data_root": ("data", "root"), "download": ("data", "download"),
+    "steps": ("train", "steps"), "batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
+    "seed": ("train", "seed"), "precision": ("train", "precision"), "compile": ("train", "compile"),
+    "log_every": ("train", "log_every"), "eval_every": ("train", "eval_every"),
+    "checkpoint_every": ("train", "checkpoint_every"),
+}
+# Options a resumed run may change: they do not alter what is computed up to the saved step.
+RESUMABLE = {"steps", "log_every", "eval_every", "checkpoint_every"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"error: {message} (see '{self.prog} --help')\n")
+        raise SystemExit(2)
+
+
+def _add_train(sub: Any) -> None:
+    p = sub.add_parser("train", help="train a model into a run directory", description=(
+        "Train a VQ-VAE or Gaussian VAE. With only --out it trains a small CPU-friendly model on the offline "
+        "'photos' data in a few minutes. Precedence: defaults < --preset < --config < flags."))
+    S = argparse.SUPPRESS
+    p.add_argument("--out", required=True, type=Path, help="run directory to create (or resume)")
+    p.add_argument("--preset", default=None, help=f"one of: {', '.join(cfgmod.PRESETS)}")
+    p.add_argument("--config", type=Path, default=None, help="YAML file with model:/data:/train: sections")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("model")
+    g.add_argument("--model", default=S, help="vqvae (default) or vae")
+    g.add_argument("--hidden", type=int, default=S, help="hidden channels h (paper: 256)")
+    g.add_argument("--res-blocks", type=int, default=S, help="residual blocks per encoder/decoder (2)")
+    g.add_argument("--num-embeddings", "-K", type=int, default=S, help="codebook size K")
+    g.add_argument("--embedding-dim", "-D", type=int, default=S, help="code dimension D (VAE: latent channels)")
+    g.add_argument("--beta", type=float, default=S, help="commitment weight (0.25)")
+    g.add_argument("--ema", action=argparse.BooleanOptionalAction, default=S, help="EMA codebook updates")
+    g.add_argument("--decay", type=float, default=S, help="EMA decay (0.99)")
+    g.add_argument("--kmeans-init", action=argparse.BooleanOptionalAction, default=S,
+                   help="k-means codebook initialisation on the first batch")
+    g.add_argument("--restart-after", type=int, default=S, help="re-seed codes unused this many steps (0: off)")
+    g.add_argument("--vae-sigma", type=float, default=S, help="VAE Gaussian likelihood std (0.1)")
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default=S, help="photos (default), cifar10, mnist, fashion-mnist, folder:PATH")
+    g.add_argument("--data-root", default=S, help="folder of cifar10 / mnist / fashion-mnist files")
+    g.add_argument("--download", action="store_true", default=S, help="download CIFAR-10 if missing")
+    g.add_argument("--task", default=S, help="reconstruct (default) or colorize")
+    g.add_argument("--color-space", default=S, help="colorize target: rgb (default) or lab (a*b*)")
+    g.add_argument("--image-size", type=int, default=S, help="resize images to this size (multiple of 4)")
+    g = p.add_argument_group("training")
+    g.add_argument("--steps", type=int, default=S, help="optimizer steps")
+    g.add_argument("--batch-size", type=int, default=S, help="images per step")
+    g.add_argument("--lr", type=float, default=S, help="Adam learning rate (2e-4)")
+    g.add_argument("--seed", type=int, default=S, help="random seed")
+    g.add_argument("--precision", default=S, help="auto (default: bf16 where the hardware is fast), fp32, bf16")
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=S, help="torch.compile the model")
+    g.add_argument("--log-every", type=int, default=S, help="steps between metrics rows")
+    g.add_argument("--eval-every", type=int, default=S, help="steps between test evaluations and sample grids")
+    g.add_argument("--checkpoint-every", type=int, default=S, help="steps between checkpoints")
+
+
+def _add_inference(sub: Any) -> None:
+    p = sub.add_parser("evaluate", help="test-split metrics of a trained run")
+    p.add_argument("run", type=Path)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--batch-size", type=int, default=256)
+    for name, what in (("colorize", "colorize a grayscale or colour image (colorize runs)"),
+                       ("reconstruct", "pass an image through encoder, codebook and decoder")):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("run", type=Path)
+        p.add_argument("image", type=Path)
+        p.add_argument("-o", "--output", type=Path, required=True, help="output image (.png, .jpg, ...)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="vqlab", description="Discrete image representations with VQ-VAE.")
+    parser.add_argument("--version", action="version", version=f"vqlab {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_train(sub)
+    _add_inference(sub)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> cfgmod.Config:
+    """Defaults < --preset < --config < explicit flags (train command)."""
+    cfg = cfgmod.preset(args.preset or "default")
+    if args.config is not None:
+        cfgmod.load_yaml(args.config, cfg)
+    for dest, (section, field) in TRAIN_FLAGS.items():
+        if dest in args:
+            setattr(getattr(cfg, section), field, getattr(args, dest))
+    return cfgmod.validate(cfg)
+
+
+def _format_metrics(metrics: dict[str, Any]) -> str:
+    keys = ("mse", "psnr", "ssim", "perplexity", "codebook_usage")
+    return "  ".join(f"{k}={metrics[k]:.4g}" for k in keys if k in metrics)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from vqlab.train.loop import train
+    from vqlab.train.run import read_config
+
+    if args.resume:
+        given = {d for d in TRAIN_FLAGS if d in args}
+        if args.preset or args.config or given - RESUMABLE:
+            bad = sorted(given - RESUMABLE) or ["--preset/--config"]
+            raise VQLabError(f"--resume continues the run's own config; it cannot change: {', '.join(bad)}")
+        cfg, _ = read_config(args.out)
+        for dest in given:
+            section, field = TRAIN_FLAGS[dest]
+            setattr(getattr(cfg, section), field, getattr(args, dest))
+        cfgmod.validate(cfg)
+    else:
+        cfg = config_from_args(args)
+    metrics = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
+    print(f"test: {_format_metrics(metrics)}")
+    print(f"run directory: {args.out}  (samples in {args.out / 'samples'})")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from vqlab.data import load_dataset
+    from vqlab.eval.metrics import evaluate_model
+    from vqlab.train.device import default_device, resolve_precision
+    from vqlab.train.run import load_run
+
+    if args.batch_size < 1:
+        raise VQLabError("--batch-size must be >= 1")
+    device = default_device()
+    run = load_run(args.run, device)
+    d = run.config.data
+    data = load_dataset(d.dataset, root=d.root, image_size=d.image_size, download=False)
+    dtype = resolve_precision(run.config.train.precision, device)
+    metrics = evaluate_model(run.model, run.task, data.test, batch_size=args.batch_size, device=device, dtype=dtype)
+    metrics = {"run": str(args.run), "step": run.step, "model": run.config.model.name, "task": run.task.name,
+               **metrics}
+    if args.json:
+        print(json.dumps(metrics))
+    else:
+        for k, v in metrics.items():
+            print(f"{k:>15}: {v:.6g}" if isinstance(v, float) else f"{k:>15}: {v}")
+    return 0
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    from vqlab.inference import transform_image_file
+
+    transform_image_file(args.run, args.image, args.output, expect_task=args.command)
+    print(f"wrote {args.output}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "colorize": cmd_image, "reconstruct": cmd_image}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vqlab`` command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except VQLabError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted; the last checkpoint is kept (continue with --resume)\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

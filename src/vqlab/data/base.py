@@ -1,0 +1,159 @@
+"""The dataset container and helpers shared by every data source.
+
+Every source returns an :class:`ImageDataset` whose splits are uint8 tensors of shape ``(N, C, H, W)``;
+conversion to float happens per batch, elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from vqlab.errors import VQLabError
+
+__all__ = [
+    "ImageDataset",
+    "cache_root",
+    "check_image_size",
+    "load_image_file",
+    "resize_images",
+    "write_atomic_npy",
+]
+
+
+@dataclass
+class ImageDataset:
+    """Train and test images of one source, kept as uint8 in memory.
+
+    ``train`` is ``(N, C, H, W)`` and ``test`` is ``(M, C, H, W)``, both uint8 and contiguous, with ``C`` in
+    ``{1, 3}`` and the same ``(C, H, W)`` in both splits. ``name`` is the spec that loads it again
+    (``"photos"``, ``"cifar10"``, ``"folder:/abs/path"``).
+    """
+
+    name: str
+    train: torch.Tensor
+    test: torch.Tensor
+
+    def __post_init__(self) -> None:
+        for split in ("train", "test"):
+            t = getattr(self, split)
+            if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8 or t.dim() != 4:
+                raise ValueError(f"ImageDataset.{split} must be a uint8 tensor of shape (N, C, H, W)")
+            if t.shape[1] not in (1, 3):
+                raise ValueError(f"ImageDataset.{split} must have 1 or 3 channels, got {t.shape[1]}")
+            setattr(self, split, t.contiguous())
+        if self.train.shape[1:] != self.test.shape[1:]:
+            raise ValueError(
+                f"train {tuple(self.train.shape[1:])} and test {tuple(self.test.shape[1:])} images differ in shape"
+            )
+
+    @property
+    def channels(self) -> int:
+        """Number of channels ``C`` (1 for grayscale, 3 for RGB)."""
+        return int(self.train.shape[1])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """Image height and width ``(H, W)``."""
+        return int(self.train.shape[2]), int(self.train.shape[3])
+
+
+def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The user cache folder for vqlab.
+
+    ``cache_dir`` if given, else ``$VQLAB_CACHE``, else ``$XDG_CACHE_HOME/vqlab``, else ``~/.cache/vqlab``.
+    The folder is not created here.
+    """
+    if cache_dir is not None and str(cache_dir) != "":
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("VQLAB_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        return Path(xdg).expanduser() / "vqlab"
+    return Path.home() / ".cache" / "vqlab"
+
+
+def check_image_size(image_size: int | None) -> int | None:
+    """Validate the ``image_size`` option: ``None`` (the source's native size) or a positive int."""
+    if image_size is None:
+        return None
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
+        raise VQLabError(f"image_size must be a positive integer, got {image_size!r}")
+    return int(image_size)
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Convert any PIL mode to RGB: transparency over white, 16-bit scaled down to 8-bit."""
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(im).astype(np.int64)
+        shift = 8 if im.mode.startswith("I;16") or arr.max(initial=0) > 255 else 0
+        im = Image.fromarray(np.clip(arr >> shift, 0, 255).astype(np.uint8), mode="L")
+    elif im.mode == "F":
+        im = Image.fromarray(np.clip(np.asarray(im), 0, 255).astype(np.uint8), mode="L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def load_image_file(path: str | os.PathLike[str]) -> Image.Image:
+    """Open one image file of any size as a fully loaded RGB PIL image.
+
+    EXIF orientation is applied; transparent pixels are put over white. Raises :class:`VQLabError` naming
+    the file when it is missing, not a file, or not a readable image.
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise VQLabError(f"image file not found: {p}")
+    if not p.is_file():
+        raise VQLabError(f"not an image file: {p}")
+    try:
+        with Image.open(p) as im:
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            return _to_rgb(im)
+    except VQLabError:
+        raise
+    # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError, struct.error, ...
+    except Exception as exc:  # noqa: BLE001
+        raise VQLabError(f"cannot read image {p}: {exc.__class__.__name__}: {exc}") from None
+
+
+def resize_images(images: np.ndarray, size: int) -> np.ndarray:
+    """Resize a uint8 batch ``(N, C, H, W)`` to ``(N, C, size, size)`` with PIL's LANCZOS filter, per image."""
+    n, c, h, w = images.shape
+    if (h, w) == (size, size):
+        return np.ascontiguousarray(images)
+    out = np.empty((n, c, size, size), dtype=np.uint8)
+    for i in range(n):
+        if c == 1:
+            im = Image.fromarray(images[i, 0], mode="L")
+            out[i, 0] = np.asarray(im.resize((size, size), Image.Resampling.LANCZOS))
+        else:
+            im = Image.fromarray(np.ascontiguousarray(images[i].transpose(1, 2, 0)), mode="RGB")
+            out[i] = np.asarray(im.resize((size, size), Image.Resampling.LANCZOS)).transpose(2, 0, 1)
+    return out
+
+
+def write_atomic_npy(path: Path, array: np.ndarray) -> None:
+    """Save ``array`` as ``.npy`` at ``path`` atomically: temp file in the same folder, then ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,116 @@
+"""Tasks turn uint8 image batches into (input, target) float tensors and model outputs back into RGB.
+
+Scale convention: pixel values v in [0, 255] become v / 255 - 0.5, so inputs and RGB targets lie in [-0.5, 0.5].
+
+- ``reconstruct``: input = target = the image (1 or 3 channels).
+- ``colorize``: input = luminance (1 channel); target = RGB (3 channels), or with ``color_space="lab"`` the
+  CIELAB a*b* channels scaled by 1/200 (2 channels) whose RGB image is rebuilt with the input's lightness.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vqlab.errors import VQLabError
+
+# ITU-R BT.601 luma weights: what PIL's convert("L") uses, so a grayscale file and our input agree.
+LUMA = (0.299, 0.587, 0.114)
+AB_SCALE = 200.0
+
+
+def to_unit(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, C, H, W) -> float32 in [0, 1]."""
+    return batch.float().div_(255.0)
+
+
+def luminance(rgb: torch.Tensor) -> torch.Tensor:
+    """Rec. 601 luma of RGB in [0, 1]. (B, 3, H, W) -> (B, 1, H, W)."""
+    w = torch.tensor(LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    return (rgb * w).sum(1, keepdim=True)
+
+
+def _rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] (B, 3, H, W) -> CIELAB (B, 3, H, W) with L in [0, 100] (scikit-image, D65)."""
+    from skimage.color import rgb2lab
+
+    arr = rgb.detach().permute(0, 2, 3, 1).cpu().double().numpy()
+    lab = rgb2lab(np.clip(arr, 0.0, 1.0), channel_axis=-1)
+    return torch.from_numpy(lab).float().permute(0, 3, 1, 2).to(rgb.device)
+
+
+def _lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """CIELAB (B, 3, H, W) -> RGB in [0, 1] (B, 3, H, W) (scikit-image, D65, out-of-gamut clipped)."""
+    from skimage.color import lab2rgb
+
+    arr = lab.detach().permute(0, 2, 3, 1).cpu().double().numpy()
+    rgb = lab2rgb(arr, channel_axis=-1)
+    return torch.from_numpy(np.clip(rgb, 0.0, 1.0)).float().permute(0, 3, 1, 2).to(lab.device)
+
+
+def gray_to_rgb(x: torch.Tensor) -> torch.Tensor:
+    """Repeat a 1-channel image to 3 channels; 3-channel images pass through. (B, C, H, W) -> (B, 3, H, W)."""
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
+@dataclass(frozen=True)
+class Task:
+    """A mapping from image batches to model inputs and targets, and from outputs back to pictures."""
+
+    name: str
+    data_channels: int
+    color_space: str = "rgb"
+
+    def __post_init__(self) -> None:
+        if self.name not in ("reconstruct", "colorize"):
+            raise VQLabError(f"unknown task {self.name!r} (choose from reconstruct, colorize)")
+        if self.name == "colorize" and self.data_channels != 3:
+            raise VQLabError("the colorize task needs colour images; this dataset is grayscale")
+        if self.color_space not in ("rgb", "lab"):
+            raise VQLabError(f"unknown color space {self.color_space!r} (choose from rgb, lab)")
+
+    @property
+    def in_channels(self) -> int:
+        return 1 if self.name == "colorize" else self.data_channels
+
+    @property
+    def out_channels(self) -> int:
+        if self.name == "reconstruct":
+            return self.data_channels
+        return 2 if self.color_space == "lab" else 3
+
+    def inputs_from_unit(self, rgb: torch.Tensor) -> torch.Tensor:
+        """Model input from images in [0, 1]. (B, C, H, W) -> (B, in_channels, H, W)."""
+        if self.name == "reconstruct":
+            return rgb - 0.5
+        if self.color_space == "lab":
+            return _rgb_to_lab(luminance(rgb).expand(-1, 3, -1, -1))[:, :1] / 100.0 - 0.5
+        return luminance(rgb) - 0.5
+
+    def prepare(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 (B, C, H, W) -> (inputs (B, in_channels, H, W), targets (B, out_channels, H, W)), float32."""
+        unit = to_unit(batch)
+        inputs = self.inputs_from_unit(unit)
+        if self.name == "colorize" and self.color_space == "lab":
+            targets = _rgb_to_lab(unit)[:, 1:] / AB_SCALE
+        else:
+            targets = unit - 0.5
+        return inputs, targets
+
+    def output_to_rgb(self, output: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        """Model output -> displayable image in [0, 1], (B, 3, H, W) (1-channel data stays gray)."""
+        output = output.float()
+        if self.name == "colorize" and self.color_space == "lab":
+            lightness = (inputs.float() + 0.5) * 100.0
+            return _lab_to_rgb(torch.cat([lightness, output * AB_SCALE], dim=1))
+        return gray_to_rgb((output + 0.5).clamp(0.0, 1.0))
+
+    def input_to_rgb(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Model input -> displayable image in [0, 1], (B, 3, H, W)."""
+        if self.name == "colorize" and self.color_space == "lab":
+            lightness = (inputs.float() + 0.5) * 100.0
+            zeros = torch.zeros_like(lightness).expand(-1, 2, -1, -1)
+            return _lab_to_rgb(torch.cat([lightness, zeros], dim=1))
+        return gray_to_rgb((inputs.float() + 0.5).clamp(0.0, 1.0))

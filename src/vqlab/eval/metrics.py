@@ -1,0 +1,97 @@
+"""Test-split metrics: MSE, PSNR and SSIM on displayed RGB images in [0, 1], and codebook statistics.
+
+PSNR is computed from the MSE pooled over the whole split (10 log10(1 / MSE)); SSIM is the mean over images
+(torchmetrics, Gaussian window 11, data range 1). For VQ models: the perplexity of the code histogram pooled
+over the split, and ``codebook_usage``, the fraction of the K codes used at least once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from vqlab.data.tasks import Task, to_unit
+from vqlab.models.quantize import perplexity_from_counts
+from vqlab.models.registry import is_vq
+
+
+def autocast_context(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """bf16 autocast when ``dtype`` is given, else a no-op context."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def psnr_from_mse(mse: float) -> float:
+    """PSNR in dB for images in [0, 1]; infinite for a perfect match."""
+    return math.inf if mse <= 0 else 10.0 * math.log10(1.0 / mse)
+
+
+@torch.no_grad()
+def predict_rgb(
+    model: nn.Module, task: Task, batch: torch.Tensor, device: torch.device, dtype: torch.dtype | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Run a uint8 batch (B, C, H, W) through the model in eval mode.
+
+    Returns (input RGB, output RGB, code indices or None), images as (B, 3, H, W) in [0, 1] on the CPU.
+    """
+    inputs, _ = task.prepare(batch)
+    inputs = inputs.to(device).contiguous(memory_format=torch.channels_last)
+    with autocast_context(device, dtype):
+        if is_vq(model):
+            indices = model.encode(inputs)
+            output = model.decode(indices)
+        else:
+            indices = None
+            output = model.reconstruct(inputs)
+    return task.input_to_rgb(inputs.cpu()), task.output_to_rgb(output.float().cpu(), inputs.cpu()), indices
+
+
+@torch.no_grad()
+def evaluate_model(
+    model: nn.Module,
+    task: Task,
+    images: torch.Tensor,
+    *,
+    batch_size: int = 256,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> dict[str, Any]:
+    """Metrics of ``model`` on uint8 test images (N, C, H, W); the model is left in eval mode."""
+    from torchmetrics.functional.image import structural_similarity_index_measure as ssim_fn
+
+    device = device or next(model.parameters()).device
+    model.eval()
+    sq_err, n_values, ssim_sum = 0.0, 0, 0.0
+    counts = None
+    for start in range(0, images.shape[0], batch_size):
+        batch = images[start:start + batch_size]
+        _, output, indices = predict_rgb(model, task, batch, device, dtype)
+        target = task_target_rgb(task, batch)
+        sq_err += (output - target).pow(2).sum().item()
+        n_values += target.numel()
+        ssim = ssim_fn(output, target, data_range=1.0, reduction="none")
+        ssim_sum += ssim.sum().item()
+        if indices is not None:
+            c = torch.bincount(indices.flatten().cpu(), minlength=model.num_embeddings)
+            counts = c if counts is None else counts + c
+    mse = sq_err / max(n_values, 1)
+    result: dict[str, Any] = {
+        "mse": mse, "psnr": psnr_from_mse(mse), "ssim": ssim_sum / max(images.shape[0], 1),
+        "num_images": int(images.shape[0]),
+    }
+    if counts is not None:
+        result["perplexity"] = float(perplexity_from_counts(counts))
+        result["codebook_usage"] = float((counts > 0).float().mean())
+        result["codes_used"] = int((counts > 0).sum())
+    return result
+
+
+def task_target_rgb(task: Task, batch: torch.Tensor) -> torch.Tensor:
+    """What the output should look like: the image itself in [0, 1], as (B, 3, H, W)."""
+    unit = to_unit(batch)
+    return unit.expand(-1, 3, -1, -1) if unit.shape[1] == 1 else unit

@@ -1,0 +1,93 @@
+"""Continuous Gaussian VAE baseline with the same encoder and decoder as the VQ-VAE."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from vqlab.models.layers import Decoder, Encoder
+
+
+@dataclass
+class VAEOutput:
+    """Result of :meth:`GaussianVAE.forward`.
+
+    recon: (B, out_channels, H, W) decoder output for the sampled latent (the mean latent in eval mode).
+    loss: scalar training loss = recon_loss + 2 sigma^2 * kl / dims, i.e. the negative ELBO of a Gaussian
+        likelihood with fixed standard deviation sigma, rescaled by 2 sigma^2 / dims and without its constant.
+    recon_loss: scalar mean squared error against the target.
+    kl: scalar, KL(q(z|x) || N(0, I)) in nats per image, batch mean.
+    nelbo: scalar, negative ELBO in nats per dimension under that Gaussian likelihood (continuous density).
+    mu, logvar: (B, D, H/4, W/4) posterior parameters.
+    """
+
+    recon: torch.Tensor
+    loss: torch.Tensor
+    recon_loss: torch.Tensor
+    kl: torch.Tensor
+    nelbo: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, I)) summed over all but the batch dim. (B, ...) -> (B,) nats."""
+    kl = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+    return kl.flatten(1).sum(1)
+
+
+class GaussianVAE(nn.Module):
+    """VAE with a diagonal Gaussian posterior per latent position and a N(0, I) prior.
+
+    The encoder predicts 2D channels (mean and log-variance of D latent channels) on the (H/4, W/4) grid;
+    ``sigma`` is the fixed standard deviation of the Gaussian likelihood on the target's scale.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        hidden: int = 256,
+        num_res_blocks: int = 2,
+        latent_dim: int = 64,
+        sigma: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.sigma = sigma
+        self.encoder = Encoder(in_channels, hidden, 2 * latent_dim, num_res_blocks)
+        self.decoder = Decoder(latent_dim, hidden, out_channels, num_res_blocks)
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of q(z|x), float32. x: (B, C_in, H, W) -> 2 x (B, D, H/4, W/4)."""
+        mu, logvar = self.encoder(x).float().chunk(2, dim=1)
+        return mu, logvar.clamp(-30.0, 20.0)
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> VAEOutput:
+        """Encode, sample z (the mean in eval mode), decode. x: (B, C_in, H, W); target defaults to x."""
+        target = x if target is None else target
+        mu, logvar = self.posterior(x)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp() if self.training else mu
+        recon = self.decoder(z)
+        sq_err = (recon.float() - target.float()).pow(2)
+        recon_loss = sq_err.mean()
+        kl = gaussian_kl(mu, logvar)
+        dims = target[0].numel()
+        var = self.sigma**2
+        nelbo = (sq_err.flatten(1).sum(1) / (2 * var) + kl).mean() / dims + 0.5 * math.log(2 * math.pi * var)
+        loss = recon_loss + 2 * var * kl.mean() / dims
+        return VAEOutput(recon=recon, loss=loss, recon_loss=recon_loss, kl=kl.mean(), nelbo=nelbo, mu=mu, logvar=logvar)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Decoder output at the posterior mean. (B, C_in, H, W) -> (B, C_out, H, W)."""
+        return self.decoder(self.posterior(x)[0])
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Image batch from latents. z: (B, D, h, w) -> (B, C_out, 4h, 4w)."""
+        return self.decoder(z)

@@ -1,0 +1,115 @@
+"""Checkpoints in a run directory: weights in safetensors, training state in JSON, optimizer via weights_only.
+
+Layout::
+
+    RUN/config.json                      the run's full config
+    RUN/checkpoints/step_00001000/       one checkpoint, written as a temporary folder and renamed
+        model.safetensors                model weights and buffers
+        optimizer.pt                     optimizer state and RNG states (loaded with weights_only=True)
+        state.json                       step, wall time, format version
+    RUN/checkpoints/latest               name of the newest complete checkpoint (replaced atomically)
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from vqlab.errors import VQLabError
+from vqlab.fileio import atomic_write_text
+
+FORMAT = "vqlab-checkpoint-1"
+
+
+def _checkpoint_dirs(run_dir: Path) -> list[Path]:
+    root = run_dir / "checkpoints"
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_"))
+
+
+def save_checkpoint(
+    run_dir: Path, step: int, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any],
+    keep: int = 2,
+) -> Path:
+    """Write a complete checkpoint for ``step``, point ``latest`` at it, keep the newest ``keep``."""
+    root = run_dir / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step_{step:08d}"
+    tmp = root / f".tmp-{name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(weights, str(tmp / "model.safetensors"), metadata={"format": FORMAT})
+    rng = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    torch.save({"optimizer": optimizer.state_dict(), "rng": rng}, tmp / "optimizer.pt")
+    (tmp / "state.json").write_text(json.dumps({"format": FORMAT, "step": step, **state}, indent=2) + "\n")
+    final = root / name
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)
+    atomic_write_text(root / "latest", name + "\n")
+    for old in _checkpoint_dirs(run_dir)[:-keep]:
+        if old != final:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint folder of a run, or None when it has none."""
+    pointer = run_dir / "checkpoints" / "latest"
+    if pointer.is_file():
+        candidate = run_dir / "checkpoints" / pointer.read_text().strip()
+        if (candidate / "state.json").is_file():
+            return candidate
+    complete = [p for p in _checkpoint_dirs(run_dir) if (p / "state.json").is_file()]
+    return complete[-1] if complete else None
+
+
+def read_state(ckpt: Path) -> dict[str, Any]:
+    """The JSON training state of a checkpoint folder."""
+    try:
+        state = json.loads((ckpt / "state.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise VQLabError(f"checkpoint {ckpt} has an unreadable state.json: {exc}") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT or not isinstance(state.get("step"), int):
+        raise VQLabError(f"checkpoint {ckpt} is not a {FORMAT} checkpoint")
+    return state
+
+
+def load_weights(ckpt: Path, model: nn.Module) -> None:
+    """Load ``model.safetensors`` into ``model`` strictly; mismatches are VQLabErrors."""
+    path = ckpt / "model.safetensors"
+    try:
+        weights = load_file(str(path))
+    except (OSError, SafetensorError, ValueError) as exc:
+        raise VQLabError(f"cannot read weights {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise VQLabError(f"weights in {path} do not match the run's model: {first}") from None
+
+
+def load_training_state(ckpt: Path, optimizer: torch.optim.Optimizer) -> None:
+    """Restore optimizer state and RNG states from ``optimizer.pt`` (weights_only=True: no code runs)."""
+    path = ckpt / "optimizer.pt"
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        optimizer.load_state_dict(blob["optimizer"])
+        torch.set_rng_state(blob["rng"]["torch"])
+        if "cuda" in blob["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(blob["rng"]["cuda"])
+    except VQLabError:
+        raise
+    except Exception as exc:  # corrupt or foreign file: many exception types are possible
+        raise VQLabError(f"cannot restore training state from {path}: {type(exc).__name__}") from None

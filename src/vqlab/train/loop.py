@@ -1,0 +1,179 @@
+"""The training loop: step-based, resumable, logging JSON lines, evaluating and checkpointing as it goes."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vqlab import config as cfgmod
+from vqlab.data import load_dataset
+from vqlab.data.tasks import Task
+from vqlab.errors import VQLabError
+from vqlab.eval.metrics import autocast_context, evaluate_model, predict_rgb, task_target_rgb
+from vqlab.eval.samples import make_grid, save_png
+from vqlab.models.registry import build_model, is_vq
+from vqlab.train import run as rundir
+from vqlab.train.checkpoint import latest_checkpoint, load_training_state, load_weights, read_state, save_checkpoint
+from vqlab.train.device import default_device, resolve_precision
+
+NUM_SAMPLE_IMAGES = 8
+
+
+class EpochSampler:
+    """Indices of the training batch for every step: a fresh seeded permutation per epoch, dropping the
+    remainder. Depends only on (seed, step), so a resumed run sees exactly the batches it would have seen."""
+
+    def __init__(self, num_items: int, batch_size: int, seed: int) -> None:
+        if batch_size > num_items:
+            raise VQLabError(f"--batch-size {batch_size} is larger than the training set ({num_items} images)")
+        self.num_items, self.batch_size, self.seed = num_items, batch_size, seed
+        self.per_epoch = num_items // batch_size
+        self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
+
+    def __call__(self, step: int) -> torch.Tensor:
+        """Indices (batch_size,) for 0-based ``step``."""
+        epoch, pos = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            self._epoch, self._perm = epoch, torch.randperm(self.num_items, generator=g)
+        return self._perm[pos * self.batch_size:(pos + 1) * self.batch_size]
+
+
+def _prepare_run_dir(run_dir: Path, resume: bool) -> None:
+    if resume:
+        if not (run_dir / rundir.CONFIG_FILE).is_file():
+            raise VQLabError(f"cannot resume: {run_dir} is not a vqlab run directory (no {rundir.CONFIG_FILE})")
+        return
+    if (run_dir / rundir.CONFIG_FILE).exists() or (run_dir / "checkpoints").exists():
+        raise VQLabError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise VQLabError(f"--out {run_dir} exists and is not a folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _all_finite(model: torch.nn.Module) -> bool:
+    return all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def _write_samples(path: Path, model, task: Task, images: torch.Tensor, device, dtype) -> None:
+    inputs, outputs, _ = predict_rgb(model, task, images, device, dtype)
+    save_png(path, make_grid([inputs, outputs, task_target_rgb(task, images)]))
+
+
+def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train the model ``cfg`` describes into ``run_dir``; returns the final test metrics.
+
+    With ``resume`` the run continues from its newest checkpoint (``cfg`` must be the run's own config,
+    possibly with more steps). Raises VQLabError for bad input and for a loss that is not finite.
+    """
+    from tqdm import tqdm
+
+    run_dir = Path(run_dir)
+    cfgmod.validate(cfg)
+    _prepare_run_dir(run_dir, resume)
+    t = cfg.train
+    torch.manual_seed(t.seed)
+
+    dataset = load_dataset(cfg.data.dataset, root=cfg.data.root, image_size=cfg.data.image_size,
+                           download=cfg.data.download)
+    h, w = dataset.image_size
+    if h % 4 or w % 4:
+        raise VQLabError(f"image size {h}x{w} is not divisible by 4; pass --image-size")
+    task = Task(cfg.data.task, dataset.channels, cfg.data.color_space)
+    device = default_device()
+    dtype = resolve_precision(t.precision, device)
+    model = build_model(cfg.model, task.in_channels, task.out_channels).to(device)
+    model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
+    forward = torch.compile(model) if t.compile else model
+
+    start_step, wall_offset = 0, 0.0
+    ckpt = latest_checkpoint(run_dir) if resume else None
+    if ckpt is not None:
+        state = read_state(ckpt)
+        load_weights(ckpt, model)
+        load_training_state(ckpt, optimizer)
+        start_step, wall_offset = state["step"], float(state.get("wall_time", 0.0))
+        if start_step > t.steps:
+            raise VQLabError(f"run is at step {start_step}, beyond --steps {t.steps}")
+    rundir.write_config(run_dir, cfg, dataset.channels)
+    rundir.truncate_metrics(run_dir, start_step)
+
+    sampler = EpochSampler(dataset.train.shape[0], t.batch_size, t.seed)
+    pick = torch.linspace(0, dataset.test.shape[0] - 1, min(NUM_SAMPLE_IMAGES, dataset.test.shape[0])).long()
+    sample_images = dataset.test[pick]
+    vq = is_vq(model)
+    last_good = start_step if ckpt is not None else None
+    t0 = time.time()
+    sums: dict[str, float] = {}
+    n_sum = 0
+    final: dict[str, Any] = {}
+    bar = tqdm(total=t.steps, initial=start_step, disable=not progress, dynamic_ncols=True, unit="step")
+    model.train()
+    try:
+        for step in range(start_step + 1, t.steps + 1):
+            inputs, targets = task.prepare(dataset.train[sampler(step - 1)])
+            inputs = inputs.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            targets = targets.to(device, non_blocking=True)
+            with autocast_context(device, dtype):
+                out = forward(inputs, targets)
+            loss = out.loss
+            if not torch.isfinite(loss):
+                where = f"step {last_good}" if last_good is not None else "none (no checkpoint was written yet)"
+                raise VQLabError(f"loss became {loss.item()} at step {step}; training stopped. "
+                                 f"Last good checkpoint: {where}. Try a lower --lr or --precision fp32")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+            stats = {"loss": loss.item(), "recon_loss": out.recon_loss.item()}
+            if vq:
+                stats.update(perplexity=out.perplexity.item(), vq_loss=out.vq_loss.item(),
+                             commitment_loss=out.commitment_loss.item())
+            else:
+                stats.update(kl=out.kl.item(), nelbo=out.nelbo.item())
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0.0) + v
+            n_sum += 1
+            bar.update(1)
+            wall = wall_offset + time.time() - t0
+
+            if step % t.log_every == 0 or step == t.steps:
+                row = {"split": "train", "step": step, "wall_time": round(wall, 3),
+                       **{k: v / n_sum for k, v in sums.items()}}
+                rundir.append_metrics(run_dir, row)
+                bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "perplexity") if k in row})
+                sums, n_sum = {}, 0
+
+            if step % t.eval_every == 0 or step == t.steps:
+                final = evaluate_model(model, task, dataset.test, batch_size=t.eval_batch_size, device=device,
+                                       dtype=dtype)
+                _write_samples(run_dir / "samples" / f"step_{step:08d}.png", model, task, sample_images, device,
+                               dtype)
+                model.train()
+                rundir.append_metrics(run_dir, {"split": "test", "step": step, "wall_time": round(wall, 3),
+                                                **final})
+
+            if step % t.checkpoint_every == 0 or step == t.steps:
+                if not _all_finite(model):
+                    raise VQLabError(f"weights became non-finite at step {step}; training stopped. "
+                                     f"Last good checkpoint: step {last_good}")
+                save_checkpoint(run_dir, step, model, optimizer,
+                                {"wall_time": wall_offset + time.time() - t0}, keep=t.keep_checkpoints)
+                last_good = step
+    finally:
+        bar.close()
+    if not final and ckpt is not None:
+        # Resumed a finished run: report its metrics without training further.
+        final = evaluate_model(model, task, dataset.test, batch_size=t.eval_batch_size, device=device, dtype=dtype)
+    return final
+
+
+def wall_time_of(run_dir: Path) -> float:
+    """Seconds of training recorded in a run's newest checkpoint (NaN when it has none)."""
+    ckpt = latest_checkpoint(run_dir)
+    return float(read_state(ckpt).get("wall_time", math.nan)) if ckpt else math.nan
