@@ -19,7 +19,15 @@ from PIL import Image
 from vqlab.data.base import ImageDataset, check_image_size, load_image_file
 from vqlab.errors import VQLabError
 
-__all__ = ["IMAGE_EXTENSIONS", "NATIVE_SIZE", "TEST_MODULUS", "find_images", "load_folder", "split_files"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "NATIVE_SIZE",
+    "TEST_MODULUS",
+    "find_images",
+    "load_folder",
+    "split_files",
+    "square_resize",
+]
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 NATIVE_SIZE = 32

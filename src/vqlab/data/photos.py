@@ -37,6 +37,7 @@ __all__ = [
     "TRAIN_PHOTOS",
     "VERSION",
     "build_photo_arrays",
+    "cache_paths",
     "crop_photo",
     "load_photo",
     "load_photos",

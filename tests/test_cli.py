@@ -1,0 +1,191 @@
+"""Integration tests through the real command line on tiny models and data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import TINY, run_cli
+from vqlab import cli
+from vqlab.train import run as rundir
+
+
+def _train_rows(run: Path) -> list[dict]:
+    return [r for r in rundir.read_metrics(run) if r["split"] == "train"]
+
+
+def _assert_user_error(proc, *needles: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def trained(image_folder, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("runs") / "recon"
+    proc = run_cli("train", "--out", str(run), "--data", f"folder:{image_folder}", *TINY, "--steps", "60",
+                   "--log-every", "5", "--eval-every", "30", "--checkpoint-every", "30", "--lr", "2e-3")
+    assert proc.returncode == 0, proc.stderr
+    assert "test: mse=" in proc.stdout
+    return run
+
+
+def test_training_lowers_the_loss_and_writes_a_run_directory(trained):
+    rows = _train_rows(trained)
+    assert [r["step"] for r in rows] == list(range(5, 61, 5))
+    assert rows[-1]["loss"] < 0.5 * rows[0]["loss"]
+    for key in ("loss", "recon_loss", "wall_time", "perplexity"):
+        assert key in rows[0]
+    tests = [r for r in rundir.read_metrics(trained) if r["split"] == "test"]
+    assert [r["step"] for r in tests] == [30, 60]
+    assert {"mse", "psnr", "ssim", "perplexity", "codebook_usage"} <= set(tests[-1])
+    assert 0 < tests[-1]["codebook_usage"] <= 1
+    for step in (30, 60):
+        with Image.open(trained / "samples" / f"step_{step:08d}.png") as im:
+            assert im.format == "PNG" and im.width > im.height  # 3 rows (input, output, target) of tiles
+    assert (trained / "checkpoints" / "latest").read_text().strip() == "step_00000060"
+    assert (trained / "checkpoints" / "step_00000060" / "model.safetensors").is_file()
+
+
+def test_evaluate_prints_json_metrics(trained):
+    proc = run_cli("evaluate", str(trained), "--json")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)
+    assert metrics["step"] == 60 and metrics["model"] == "vqvae"
+    final = [r for r in rundir.read_metrics(trained) if r["split"] == "test"][-1]
+    for key in ("mse", "psnr", "ssim", "perplexity", "codebook_usage"):
+        assert metrics[key] == pytest.approx(final[key], rel=1e-6)
+
+
+def test_reconstruct_keeps_the_image_size(trained, tmp_path, image_folder):
+    src = tmp_path / "odd.png"
+    Image.open(image_folder / "img_000.png").resize((37, 23)).save(src)
+    out = tmp_path / "out.png"
+    proc = run_cli("reconstruct", str(trained), str(src), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with Image.open(out) as im:
+        assert im.size == (37, 23) and im.mode == "RGB"
+
+
+def test_colorize_run_end_to_end(image_folder, tmp_path):
+    run = tmp_path / "color"
+    proc = run_cli("train", "--out", str(run), "--data", f"folder:{image_folder}", "--task", "colorize", *TINY,
+                   "--steps", "10", "--eval-every", "10", "--checkpoint-every", "10")
+    assert proc.returncode == 0, proc.stderr
+    gray = tmp_path / "gray.png"
+    Image.open(image_folder / "img_001.png").convert("L").resize((30, 18)).save(gray)
+    out = tmp_path / "colour.png"
+    proc = run_cli("colorize", str(run), str(gray), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    with Image.open(out) as im:
+        assert im.size == (30, 18) and im.mode == "RGB"
+    _assert_user_error(run_cli("reconstruct", str(run), str(gray), "-o", str(tmp_path / "x.png")), "colorize")
+
+
+def test_colorize_refuses_a_reconstruct_run(trained, tmp_path, image_folder):
+    proc = run_cli("colorize", str(trained), str(image_folder / "img_000.png"), "-o", str(tmp_path / "c.png"))
+    _assert_user_error(proc, "reconstruct")
+
+
+def test_resume_after_interruption_reproduces_the_uninterrupted_run(image_folder, tmp_path, monkeypatch, capsys):
+    common = ["--data", f"folder:{image_folder}", *TINY, "--steps", "40", "--log-every", "5",
+              "--eval-every", "20", "--checkpoint-every", "20", "--seed", "3", "--restart-after", "4"]
+    full, broken = tmp_path / "full", tmp_path / "broken"
+    assert cli.main(["train", "--out", str(full), *common]) == 0
+
+    real_append = rundir.append_metrics
+
+    def interrupt_at_step_30(run_dir, row):
+        if row["step"] >= 30:
+            raise KeyboardInterrupt
+        real_append(run_dir, row)
+
+    monkeypatch.setattr(rundir, "append_metrics", interrupt_at_step_30)
+    assert cli.main(["train", "--out", str(broken), *common]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    monkeypatch.setattr(rundir, "append_metrics", real_append)
+    assert (broken / "checkpoints" / "latest").read_text().strip() == "step_00000020"
+    assert max(r["step"] for r in rundir.read_metrics(broken)) == 25  # rows past the checkpoint exist
+
+    assert cli.main(["train", "--out", str(broken), "--resume", "--no-progress"]) == 0
+    a, b = rundir.read_metrics(full), rundir.read_metrics(broken)
+    assert [(r["split"], r["step"]) for r in a] == [(r["split"], r["step"]) for r in b]
+    for ra, rb in zip(a, b):
+        for key in ra:
+            if key == "split":
+                assert ra[key] == rb[key]
+            elif key != "wall_time":
+                assert ra[key] == pytest.approx(rb[key], rel=1e-6, abs=1e-9), (ra["step"], key)
+
+
+def test_resume_refuses_changing_the_model(trained):
+    _assert_user_error(run_cli("train", "--out", str(trained), "--resume", "-K", "64"), "num_embeddings")
+
+
+def test_training_into_an_existing_run_is_refused(trained):
+    _assert_user_error(run_cli("train", "--out", str(trained), *TINY, "--steps", "1"), "--resume")
+
+
+def test_non_finite_loss_stops_with_an_error_and_keeps_the_last_good_checkpoint(image_folder, tmp_path):
+    run = tmp_path / "nan"
+    proc = run_cli("train", "--out", str(run), "--data", f"folder:{image_folder}", *TINY, "--steps", "50",
+                   "--lr", "1e30", "--checkpoint-every", "1", "--eval-every", "1000", "--ema", "--no-kmeans-init")
+    _assert_user_error(proc, "became", "Last good checkpoint")
+    latest = (run / "checkpoints" / "latest").read_text().strip()
+    proc = run_cli("evaluate", str(run), "--json")  # the kept checkpoint is loadable and finite
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["step"] == int(latest.split("_")[1])
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["train", "--out", "{tmp}/r", "--num-embeddings", "0"], "num-embeddings"),
+    (["train", "--out", "{tmp}/r", "--embedding-dim", "-3"], "embedding-dim"),
+    (["train", "--out", "{tmp}/r", "--steps", "abc"], "--steps"),
+    (["train", "--out", "{tmp}/r", "--task", "paint"], "paint"),
+    (["train", "--out", "{tmp}/r", "--data", "nosuchdata"], "nosuchdata"),
+    (["train", "--out", "{tmp}/r", "--data", "folder:{tmp}/missing"], "missing"),
+    (["train", "--out", "{tmp}/r", "--preset", "huge"], "huge"),
+    (["train", "--out", "{tmp}/r", "--config", "{tmp}/none.yaml"], "none.yaml"),
+    (["train", "--out", "{tmp}/r", "--resume"], "does not exist"),
+    (["evaluate", "{tmp}/nothing"], "does not exist"),
+    (["evaluate", "{tmp}"], "not a vqlab run"),
+    (["bogus"], "invalid choice"),
+])
+def test_user_errors_exit_2_with_one_line(tmp_path, args, needle):
+    proc = run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    _assert_user_error(proc, needle)
+
+
+def test_bad_config_file_contents(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {hidden: [1, 2}\n")
+    _assert_user_error(run_cli("train", "--out", str(tmp_path / "r"), "--config", str(bad)), "YAML")
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("model:\n  widht: 3\n")
+    _assert_user_error(run_cli("train", "--out", str(tmp_path / "r"), "--config", str(unknown)), "widht")
+
+
+def test_missing_and_corrupt_images_exit_2(trained, tmp_path):
+    _assert_user_error(run_cli("reconstruct", str(trained), str(tmp_path / "no.png"), "-o", str(tmp_path / "o.png")),
+                       "not found")
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 20)
+    _assert_user_error(run_cli("reconstruct", str(trained), str(junk), "-o", str(tmp_path / "o.png")), "junk.png")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_corrupt_checkpoint_exits_2(trained, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained, copy)
+    (copy / "checkpoints" / "step_00000060" / "model.safetensors").write_bytes(b"not safetensors")
+    _assert_user_error(run_cli("evaluate", str(copy)), "model.safetensors")
+    (copy / "config.json").write_text("{not json")
+    _assert_user_error(run_cli("evaluate", str(copy)), "config.json")
