@@ -45,5 +45,5 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    return subprocess.run([sys.executable, "-m", "vqlab", *args], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-m", "vqlab", *args], check=False, capture_output=True, text=True, env=env,
                           cwd=cwd, timeout=300)

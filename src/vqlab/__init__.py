@@ -6,9 +6,9 @@ Import the models directly (``from vqlab import VQVAE, GaussianVAE, VectorQuanti
 
 __version__ = "0.1.0"
 
-from vqlab.config import Config, DataConfig, ModelConfig, TrainConfig  # noqa: E402
-from vqlab.errors import VQLabError  # noqa: E402
-from vqlab.models import (  # noqa: E402
+from vqlab.config import Config, DataConfig, ModelConfig, TrainConfig
+from vqlab.errors import VQLabError
+from vqlab.models import (
     VQVAE,
     Decoder,
     Encoder,
@@ -18,9 +18,22 @@ from vqlab.models import (  # noqa: E402
     VectorQuantizer,
     VQVAEOutput,
 )
-from vqlab.train.run import load_run  # noqa: E402
+from vqlab.train.run import load_run
 
 __all__ = [
-    "VQVAE", "Config", "DataConfig", "Decoder", "Encoder", "GaussianVAE", "ModelConfig", "QuantizerOutput",
-    "TrainConfig", "VAEOutput", "VQLabError", "VQVAEOutput", "VectorQuantizer", "load_run", "__version__",
+    "VQVAE",
+    "Config",
+    "DataConfig",
+    "Decoder",
+    "Encoder",
+    "GaussianVAE",
+    "ModelConfig",
+    "QuantizerOutput",
+    "TrainConfig",
+    "VAEOutput",
+    "VQLabError",
+    "VQVAEOutput",
+    "VectorQuantizer",
+    "__version__",
+    "load_run",
 ]

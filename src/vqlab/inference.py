@@ -25,7 +25,7 @@ def transform_image(run: LoadedRun, image: torch.Tensor, dtype: torch.dtype | No
     size. Returns (3, H, W) float in [0, 1].
     """
     device = next(run.model.parameters()).device
-    c, h, w = image.shape
+    _, h, w = image.shape
     unit = image.float().div(255.0).unsqueeze(0)
     inputs = run.task.inputs_from_unit(unit)
     pad_h, pad_w = (-h) % 4, (-w) % 4

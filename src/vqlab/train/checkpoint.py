@@ -111,5 +111,5 @@ def load_training_state(ckpt: Path, optimizer: torch.optim.Optimizer) -> None:
             torch.cuda.set_rng_state_all(blob["rng"]["cuda"])
     except VQLabError:
         raise
-    except Exception as exc:  # corrupt or foreign file: many exception types are possible
+    except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file raises many exception types
         raise VQLabError(f"cannot restore training state from {path}: {type(exc).__name__}") from None

@@ -1,0 +1,52 @@
+import pytest
+
+from vqlab import config as cfgmod
+from vqlab.errors import VQLabError
+
+
+def test_defaults_and_presets():
+    cfg = cfgmod.validate(cfgmod.Config())
+    assert cfg.model.name == "vqvae" and cfg.data.dataset == "photos" and cfg.train.lr == 2e-4
+    paper = cfgmod.preset("paper")
+    assert (paper.model.hidden, paper.model.num_embeddings, paper.model.embedding_dim) == (256, 512, 64)
+    assert (paper.train.batch_size, paper.train.lr, paper.train.steps) == (128, 2e-4, 250_000)
+    assert paper.model.beta == 0.25 and not paper.model.ema
+    assert cfgmod.preset("default").to_dict() == cfgmod.Config().to_dict()
+    with pytest.raises(VQLabError, match="unknown preset"):
+        cfgmod.preset("nope")
+
+
+def test_yaml_overrides_and_round_trip(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model:\n  num_embeddings: 64\ntrain:\n  steps: 7\n")
+    cfg = cfgmod.load_yaml(path, cfgmod.preset("paper"))
+    assert cfg.model.num_embeddings == 64 and cfg.model.hidden == 256 and cfg.train.steps == 7
+    assert cfgmod.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
+
+
+@pytest.mark.parametrize("section,field,value,needle", [
+    ("model", "num_embeddings", 0, "num-embeddings"),
+    ("model", "embedding_dim", 0, "embedding-dim"),
+    ("model", "hidden", 2.5, "hidden"),
+    ("model", "beta", -1, "beta"),
+    ("model", "decay", 1.0, "decay"),
+    ("model", "name", "gan", "gan"),
+    ("data", "task", "x", "task"),
+    ("data", "image_size", 30, "image-size"),
+    ("train", "steps", 0, "steps"),
+    ("train", "lr", 0, "lr"),
+    ("train", "batch_size", True, "batch_size"),
+    ("train", "precision", "fp16", "precision"),
+])
+def test_validation_names_the_bad_option(section, field, value, needle):
+    cfg = cfgmod.Config()
+    setattr(getattr(cfg, section), field, value)
+    with pytest.raises(VQLabError, match=needle):
+        cfgmod.validate(cfg)
+
+
+def test_unknown_keys_are_errors():
+    with pytest.raises(VQLabError, match="model.widht"):
+        cfgmod.apply_overrides(cfgmod.Config(), {"model": {"widht": 3}}, "test")
+    with pytest.raises(VQLabError, match="section"):
+        cfgmod.apply_overrides(cfgmod.Config(), {"optim": {}}, "test")
