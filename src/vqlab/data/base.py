@@ -7,7 +7,6 @@ conversion to float happens per batch, elsewhere.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 from PIL import Image, ImageOps
 
 from vqlab.errors import VQLabError
+from vqlab.fileio import atomic_write
 
 __all__ = [
     "ImageDataset",
@@ -145,15 +145,10 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
 
 
 def write_atomic_npy(path: Path, array: np.ndarray) -> None:
-    """Save ``array`` as ``.npy`` at ``path`` atomically: temp file in the same folder, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    """Save ``array`` as ``.npy`` at ``path`` atomically (temp file in the same folder, then rename)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
             np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write)
