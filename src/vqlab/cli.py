@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -139,8 +140,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         cfg = config_from_args(args)
     metrics = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
-    print(f"test: {_format_metrics(metrics)}")
-    print(f"run directory: {args.out}  (samples in {args.out / 'samples'})")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+        print(f"test: {_format_metrics(metrics)}")
+        print(f"run directory: {args.out}  (samples in {args.out / 'samples'})")
     return 0
 
 

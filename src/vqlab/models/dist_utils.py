@@ -23,3 +23,12 @@ def broadcast(t: torch.Tensor, src: int = 0) -> torch.Tensor:
     if is_distributed():
         dist.broadcast(t, src=src)
     return t
+
+
+def all_gather_cat(t: torch.Tensor) -> torch.Tensor:
+    """Concatenate every rank's ``t`` along dim 0 in rank order (all ranks must pass the same shape)."""
+    if not is_distributed():
+        return t
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts, dim=0)

@@ -30,7 +30,8 @@ class QuantizerOutput:
     loss: scalar, codebook loss + beta * commitment loss (EMA: beta * commitment loss only).
     codebook_loss, commitment_loss: scalars, mean squared distance between codes and encoder outputs.
     perplexity: scalar, exp(entropy) of this batch's code histogram (K for uniform use, 1 for a single code).
-    counts: (K,) float32 histogram of the batch's code assignments.
+    counts: (K,) float32 histogram of the batch's code assignments (in training under torch.distributed: of
+        the global batch, summed over ranks).
     """
 
     quantized: torch.Tensor
@@ -149,7 +150,7 @@ class VectorQuantizer(nn.Module):
         b, d, h, w = z.shape
         flat = z.permute(0, 2, 3, 1).reshape(-1, d)
         if self.training and not bool(self.initialized):
-            self._kmeans(flat.detach())
+            self._kmeans(dist_utils.all_gather_cat(flat.detach()))
         indices = nearest_codes(flat.detach(), self.codebook.detach(), self.max_chunk_elements)
         quantized = F.embedding(indices, self.codebook).view(b, h, w, d).permute(0, 3, 1, 2)
         counts = torch.bincount(indices, minlength=self.num_embeddings).float()
@@ -163,12 +164,15 @@ class VectorQuantizer(nn.Module):
             codebook_loss = F.mse_loss(quantized, z.detach())
             loss = codebook_loss + self.beta * commitment_loss
 
+        batch_counts = counts
         if self.training:
-            global_counts = dist_utils.all_reduce_sum(counts.clone())
+            # Under torch.distributed every rank sees the statistics of the global batch, so the codebooks
+            # stay identical across ranks and equal to a one-process run on the same global batch.
+            batch_counts = dist_utils.all_reduce_sum(counts.clone())
             if self.ema:
-                self._ema_update(flat.detach(), indices, global_counts)
+                self._ema_update(flat.detach(), indices, batch_counts)
             if self.restart_after > 0:
-                self._restart_dead(flat.detach(), global_counts)
+                self._restart_dead(flat.detach(), batch_counts)
 
         quantized_st = z + (quantized - z).detach()
         return QuantizerOutput(
@@ -177,8 +181,8 @@ class VectorQuantizer(nn.Module):
             loss=loss,
             codebook_loss=codebook_loss,
             commitment_loss=commitment_loss,
-            perplexity=perplexity_from_counts(counts),
-            counts=counts,
+            perplexity=perplexity_from_counts(batch_counts),
+            counts=batch_counts,
         )
 
     @torch.no_grad()
@@ -200,6 +204,7 @@ class VectorQuantizer(nn.Module):
         dead = (self.unused_steps >= self.restart_after).nonzero().flatten()
         if dead.numel() == 0:
             return
+        flat = dist_utils.all_gather_cat(flat)
         pick = torch.randint(0, flat.shape[0], (dead.numel(),), device=flat.device)
         fresh = dist_utils.broadcast(flat[pick].contiguous())
         self.codebook.data[dead] = fresh

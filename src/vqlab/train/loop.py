@@ -19,6 +19,7 @@ from vqlab.models.registry import build_model, is_vq
 from vqlab.train import run as rundir
 from vqlab.train.checkpoint import latest_checkpoint, load_training_state, load_weights, read_state, save_checkpoint
 from vqlab.train.device import default_device, resolve_precision
+from vqlab.train.distributed import DistContext, agree, barrier, init_distributed, mean_over_ranks, shutdown
 
 NUM_SAMPLE_IMAGES = 8
 
@@ -43,8 +44,11 @@ class EpochSampler:
         return self._perm[pos * self.batch_size:(pos + 1) * self.batch_size]
 
 
-def _prepare_run_dir(run_dir: Path, resume: bool) -> None:
+def _check_run_dir(run_dir: Path, resume: bool) -> None:
+    """Refuse to overwrite a run or to resume a folder that is not one (read-only: safe on every rank)."""
     if resume:
+        if not run_dir.exists():
+            raise VQLabError(f"cannot resume: run directory {run_dir} does not exist")
         if not (run_dir / rundir.CONFIG_FILE).is_file():
             raise VQLabError(f"cannot resume: {run_dir} is not a vqlab run directory (no {rundir.CONFIG_FILE})")
         return
@@ -52,7 +56,6 @@ def _prepare_run_dir(run_dir: Path, resume: bool) -> None:
         raise VQLabError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     if run_dir.exists() and not run_dir.is_dir():
         raise VQLabError(f"--out {run_dir} exists and is not a folder")
-    run_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _all_finite(model: torch.nn.Module) -> bool:
@@ -64,32 +67,56 @@ def _write_samples(path: Path, model, task: Task, images: torch.Tensor, device, 
     save_png(path, make_grid([inputs, outputs, task_target_rgb(task, images)]))
 
 
+def _step_stats(out, vq: bool) -> dict[str, torch.Tensor]:
+    stats = {"loss": out.loss, "recon_loss": out.recon_loss}
+    if vq:
+        stats.update(perplexity=out.perplexity, vq_loss=out.vq_loss, commitment_loss=out.commitment_loss)
+    else:
+        stats.update(kl=out.kl, nelbo=out.nelbo)
+    return stats
+
+
 def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train the model ``cfg`` describes into ``run_dir``; returns the final test metrics.
 
     With ``resume`` the run continues from its newest checkpoint (``cfg`` must be the run's own config,
-    possibly with more steps). Raises VQLabError for bad input and for a loss that is not finite.
+    possibly with more steps). Under ``torchrun`` the global batch is split across ranks and rank 0 alone
+    writes. Raises VQLabError for bad input and for a loss that is not finite.
     """
+    ctx = init_distributed(default_device())
+    try:
+        return _train(cfg, Path(run_dir), resume, progress, ctx)
+    finally:
+        shutdown(ctx)
+
+
+def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx: DistContext) -> dict[str, Any]:
     from tqdm import tqdm
 
-    run_dir = Path(run_dir)
     cfgmod.validate(cfg)
-    _prepare_run_dir(run_dir, resume)
+    _check_run_dir(run_dir, resume)
     t = cfg.train
+    if t.batch_size % ctx.world_size:
+        raise VQLabError(f"--batch-size {t.batch_size} is not divisible by the {ctx.world_size} processes")
+    local_batch = t.batch_size // ctx.world_size
     torch.manual_seed(t.seed)
 
-    dataset = load_dataset(cfg.data.dataset, root=cfg.data.root, image_size=cfg.data.image_size,
-                           download=cfg.data.download)
+    def load() -> Any:
+        return load_dataset(cfg.data.dataset, root=cfg.data.root, image_size=cfg.data.image_size,
+                            download=cfg.data.download)
+
+    dataset = load() if ctx.is_main else None  # rank 0 first: it may build a cache or download
+    barrier(ctx)
+    dataset = dataset if dataset is not None else load()
     h, w = dataset.image_size
     if h % 4 or w % 4:
         raise VQLabError(f"image size {h}x{w} is not divisible by 4; pass --image-size")
     task = Task(cfg.data.task, dataset.channels, cfg.data.color_space)
-    device = default_device()
+    device = ctx.device
     dtype = resolve_precision(t.precision, device)
     model = build_model(cfg.model, task.in_channels, task.out_channels).to(device)
     model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
-    forward = torch.compile(model) if t.compile else model
 
     start_step, wall_offset = 0, 0.0
     ckpt = latest_checkpoint(run_dir) if resume else None
@@ -100,8 +127,21 @@ def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, prog
         start_step, wall_offset = state["step"], float(state.get("wall_time", 0.0))
         if start_step > t.steps:
             raise VQLabError(f"run is at step {start_step}, beyond --steps {t.steps}")
-    rundir.write_config(run_dir, cfg, dataset.channels)
-    rundir.truncate_metrics(run_dir, start_step)
+    barrier(ctx)
+    if ctx.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        rundir.write_config(run_dir, cfg, dataset.channels)
+        rundir.truncate_metrics(run_dir, start_step)
+
+    forward: torch.nn.Module = model
+    if ctx.enabled:
+        from torch.nn.parallel import DistributedDataParallel
+
+        # The quantizer keeps its buffers in sync itself (all-reduced statistics), so no buffer broadcast.
+        forward = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None,
+                                          broadcast_buffers=False)
+    if t.compile:
+        forward = torch.compile(forward)
 
     sampler = EpochSampler(dataset.train.shape[0], t.batch_size, t.seed)
     pick = torch.linspace(0, dataset.test.shape[0] - 1, min(NUM_SAMPLE_IMAGES, dataset.test.shape[0])).long()
@@ -109,65 +149,68 @@ def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, prog
     vq = is_vq(model)
     last_good = start_step if ckpt is not None else None
     t0 = time.time()
-    sums: dict[str, float] = {}
+    sums: torch.Tensor | None = None
     n_sum = 0
     final: dict[str, Any] = {}
-    bar = tqdm(total=t.steps, initial=start_step, disable=not progress, dynamic_ncols=True, unit="step")
+    bar = tqdm(total=t.steps, initial=start_step, disable=not (progress and ctx.is_main), dynamic_ncols=True,
+               unit="step")
     model.train()
     try:
         for step in range(start_step + 1, t.steps + 1):
-            inputs, targets = task.prepare(dataset.train[sampler(step - 1)])
+            idx = sampler(step - 1)[ctx.rank * local_batch:(ctx.rank + 1) * local_batch]
+            inputs, targets = task.prepare(dataset.train[idx])
             inputs = inputs.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             targets = targets.to(device, non_blocking=True)
             with autocast_context(device, dtype):
                 out = forward(inputs, targets)
-            loss = out.loss
-            if not torch.isfinite(loss):
+            stats = _step_stats(out, vq)
+            values = mean_over_ranks(ctx, torch.stack([v.detach().float() for v in stats.values()]))
+            loss_value = float(values[0])
+            if not math.isfinite(loss_value):
                 where = f"step {last_good}" if last_good is not None else "none (no checkpoint was written yet)"
-                raise VQLabError(f"loss became {loss.item()} at step {step}; training stopped. "
+                raise VQLabError(f"loss became {loss_value} at step {step}; training stopped. "
                                  f"Last good checkpoint: {where}. Try a lower --lr or --precision fp32")
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            out.loss.backward()
             optimizer.step()
 
-            stats = {"loss": loss.item(), "recon_loss": out.recon_loss.item()}
-            if vq:
-                stats.update(perplexity=out.perplexity.item(), vq_loss=out.vq_loss.item(),
-                             commitment_loss=out.commitment_loss.item())
-            else:
-                stats.update(kl=out.kl.item(), nelbo=out.nelbo.item())
-            for k, v in stats.items():
-                sums[k] = sums.get(k, 0.0) + v
+            sums = values if sums is None else sums + values
             n_sum += 1
             bar.update(1)
             wall = wall_offset + time.time() - t0
 
-            if step % t.log_every == 0 or step == t.steps:
+            if ctx.is_main and (step % t.log_every == 0 or step == t.steps):
                 row = {"split": "train", "step": step, "wall_time": round(wall, 3),
-                       **{k: v / n_sum for k, v in sums.items()}}
+                       **{k: float(v) / n_sum for k, v in zip(stats, sums)}}
                 rundir.append_metrics(run_dir, row)
                 bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "perplexity") if k in row})
-                sums, n_sum = {}, 0
+            if step % t.log_every == 0 or step == t.steps:
+                sums, n_sum = None, 0
 
             if step % t.eval_every == 0 or step == t.steps:
-                final = evaluate_model(model, task, dataset.test, batch_size=t.eval_batch_size, device=device,
-                                       dtype=dtype)
-                _write_samples(run_dir / "samples" / f"step_{step:08d}.png", model, task, sample_images, device,
-                               dtype)
+                if ctx.is_main:
+                    final = evaluate_model(model, task, dataset.test, batch_size=t.eval_batch_size,
+                                           device=device, dtype=dtype)
+                    _write_samples(run_dir / "samples" / f"step_{step:08d}.png", model, task, sample_images,
+                                   device, dtype)
+                    rundir.append_metrics(run_dir, {"split": "test", "step": step, "wall_time": round(wall, 3),
+                                                    **final})
                 model.train()
-                rundir.append_metrics(run_dir, {"split": "test", "step": step, "wall_time": round(wall, 3),
-                                                **final})
+                barrier(ctx)
 
             if step % t.checkpoint_every == 0 or step == t.steps:
-                if not _all_finite(model):
+                if not agree(ctx, _all_finite(model)):
                     raise VQLabError(f"weights became non-finite at step {step}; training stopped. "
                                      f"Last good checkpoint: step {last_good}")
-                save_checkpoint(run_dir, step, model, optimizer,
-                                {"wall_time": wall_offset + time.time() - t0}, keep=t.keep_checkpoints)
+                if ctx.is_main:
+                    save_checkpoint(run_dir, step, model, optimizer,
+                                    {"wall_time": wall_offset + time.time() - t0, "world_size": ctx.world_size},
+                                    keep=t.keep_checkpoints)
+                barrier(ctx)
                 last_good = step
     finally:
         bar.close()
-    if not final and ckpt is not None:
+    if not final and ckpt is not None and ctx.is_main:
         # Resumed a finished run: report its metrics without training further.
         final = evaluate_model(model, task, dataset.test, batch_size=t.eval_batch_size, device=device, dtype=dtype)
     return final

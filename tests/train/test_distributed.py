@@ -1,0 +1,118 @@
+"""Multi-process training through torchrun (gloo on CPU): parity with one process, identical codebooks,
+resuming a killed run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY, run_cli
+from vqlab.train import run as rundir
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _torchrun(*args: str) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *args]
+
+
+def _descendants(pid: int) -> list[int]:
+    """pid and all processes below it (torchrun's workers may sit in their own process groups)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            todo += [int(c) for c in task.read_text().split()]
+    return found
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a process and its descendants at once, like a crashed machine."""
+    for p in _descendants(pid):
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _train_losses(run: Path) -> dict[int, dict]:
+    return {r["step"]: r for r in rundir.read_metrics(run) if r["split"] == "train"}
+
+
+@pytest.fixture(scope="module")
+def common(image_folder) -> list[str]:
+    return ["--data", f"folder:{image_folder}", *TINY, "--batch-size", "8", "--log-every", "1",
+            "--eval-every", "1000", "--checkpoint-every", "15", "--seed", "5", "--restart-after", "3"]
+
+
+@pytest.fixture(scope="module")
+def two_process_run(common, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("ddp") / "two"
+    proc = subprocess.run(_torchrun("-m", "vqlab", "train", "--out", str(run), *common, "--steps", "30"),
+                          env=_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("test: mse=") == 1  # rank 0 alone reports
+    return run
+
+
+def test_two_processes_match_one_process_with_the_same_global_batch(common, two_process_run, tmp_path):
+    one = tmp_path / "one"
+    proc = run_cli("train", "--out", str(one), *common, "--steps", "30")
+    assert proc.returncode == 0, proc.stderr
+    a, b = _train_losses(one), _train_losses(two_process_run)
+    assert sorted(a) == sorted(b) == list(range(1, 31))
+    for step in a:
+        for key in ("loss", "recon_loss", "perplexity", "commitment_loss"):
+            assert b[step][key] == pytest.approx(a[step][key], rel=1e-4), (step, key)
+    state = json.loads((two_process_run / "checkpoints" / "step_00000030" / "state.json").read_text())
+    assert state["world_size"] == 2
+
+
+def test_codebooks_and_weights_stay_identical_across_ranks(tmp_path):
+    out = tmp_path / "result.json"
+    proc = subprocess.run(_torchrun(str(ROOT / "tests" / "train" / "ddp_worker.py"), str(out)), env=_env(),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["world_size"] == 2 and result["initialized"]
+    assert result["max_diff"] == 0.0
+
+
+def test_killed_multi_process_run_resumes(common, two_process_run, tmp_path):
+    run = tmp_path / "killed"
+    proc = subprocess.Popen(_torchrun("-m", "vqlab", "train", "--out", str(run), *common, "--steps", "100000"),
+                            env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    latest = run / "checkpoints" / "latest"
+    deadline = time.time() + 240
+    while not latest.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    _kill_tree(proc.pid)
+    proc.wait(timeout=60)
+    time.sleep(0.5)
+    saved = int(latest.read_text().strip().split("_")[1])
+    assert saved >= 15 and saved % 15 == 0
+    steps = str(max(30, saved))
+    resumed = subprocess.run(_torchrun("-m", "vqlab", "train", "--out", str(run), "--resume", "--steps", steps,
+                                       "--no-progress"),
+                             env=_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert latest.read_text().strip() == f"step_{int(steps):08d}"
+    got, ref = _train_losses(run), _train_losses(two_process_run)
+    assert sorted(got) == list(range(1, int(steps) + 1))
+    for step in range(1, 31):
+        assert got[step]["loss"] == pytest.approx(ref[step]["loss"], rel=1e-4), step
