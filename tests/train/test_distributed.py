@@ -98,11 +98,13 @@ def test_killed_multi_process_run_resumes(common, two_process_run, tmp_path):
                             env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     latest = run / "checkpoints" / "latest"
-    deadline = time.time() + 240
-    while not latest.exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    _kill_tree(proc.pid)
-    proc.wait(timeout=60)
+    try:
+        deadline = time.time() + 240
+        while not latest.exists() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.02)
+    finally:
+        _kill_tree(proc.pid)
+        proc.wait(timeout=60)
     time.sleep(0.5)
     saved = int(latest.read_text().strip().split("_")[1])
     assert saved >= 15 and saved % 15 == 0
