@@ -189,3 +189,13 @@ def test_corrupt_checkpoint_exits_2(trained, tmp_path):
     _assert_user_error(run_cli("evaluate", str(copy)), "model.safetensors")
     (copy / "config.json").write_text("{not json")
     _assert_user_error(run_cli("evaluate", str(copy)), "config.json")
+
+
+def test_time_budget_stops_training_with_a_final_evaluation_and_checkpoint(image_folder, tmp_path):
+    run = tmp_path / "budget"
+    proc = run_cli("train", "--out", str(run), "--data", f"folder:{image_folder}", *TINY, "--steps", "100000",
+                   "--max-minutes", "0.0001", "--eval-every", "1000", "--checkpoint-every", "1000")
+    assert proc.returncode == 0, proc.stderr
+    rows = rundir.read_metrics(run)
+    assert [(r["split"], r["step"]) for r in rows] == [("train", 1), ("test", 1)]
+    assert (run / "checkpoints" / "latest").read_text().strip() == "step_00000001"

@@ -29,10 +29,10 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "steps": ("train", "steps"), "batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
     "seed": ("train", "seed"), "precision": ("train", "precision"), "compile": ("train", "compile"),
     "log_every": ("train", "log_every"), "eval_every": ("train", "eval_every"),
-    "checkpoint_every": ("train", "checkpoint_every"),
+    "checkpoint_every": ("train", "checkpoint_every"), "max_minutes": ("train", "max_minutes"),
 }
 # Options a resumed run may change: they do not alter what is computed up to the saved step.
-RESUMABLE = {"steps", "log_every", "eval_every", "checkpoint_every"}
+RESUMABLE = {"steps", "log_every", "eval_every", "checkpoint_every", "max_minutes"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -83,6 +83,8 @@ def _add_train(sub: Any) -> None:
     g.add_argument("--log-every", type=int, default=S, help="steps between metrics rows")
     g.add_argument("--eval-every", type=int, default=S, help="steps between test evaluations and sample grids")
     g.add_argument("--checkpoint-every", type=int, default=S, help="steps between checkpoints")
+    g.add_argument("--max-minutes", type=float, default=S,
+                   help="also stop (evaluate, checkpoint) once this much training wall time is spent")
 
 
 def _add_inference(sub: Any) -> None:

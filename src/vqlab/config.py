@@ -63,6 +63,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     eval_batch_size: int = 256
     keep_checkpoints: int = 2
+    max_minutes: float | None = None
 
 
 @dataclass
@@ -192,5 +193,6 @@ def validate(cfg: Config) -> Config:
     _check(t.log_every >= 1 and t.eval_every >= 1 and t.checkpoint_every >= 1 and t.eval_batch_size >= 1,
            "log/eval/checkpoint intervals and eval batch size must be >= 1")
     _check(t.keep_checkpoints >= 1, "train.keep_checkpoints must be >= 1")
+    _check(t.max_minutes is None or (_is_num(t.max_minutes) and t.max_minutes > 0), "--max-minutes must be > 0")
     _check(isinstance(t.compile, bool), "train.compile must be true or false")
     return cfg

@@ -178,16 +178,18 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
             n_sum += 1
             bar.update(1)
             wall = wall_offset + time.time() - t0
+            # The last step: --steps reached, or the time budget spent (all ranks stop at the same step).
+            last = step == t.steps or (t.max_minutes is not None and not agree(ctx, wall < 60 * t.max_minutes))
 
-            if ctx.is_main and (step % t.log_every == 0 or step == t.steps):
+            if ctx.is_main and (step % t.log_every == 0 or last):
                 row = {"split": "train", "step": step, "wall_time": round(wall, 3),
                        **{k: float(v) / n_sum for k, v in zip(stats, sums)}}
                 rundir.append_metrics(run_dir, row)
                 bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "perplexity") if k in row})
-            if step % t.log_every == 0 or step == t.steps:
+            if step % t.log_every == 0 or last:
                 sums, n_sum = None, 0
 
-            if step % t.eval_every == 0 or step == t.steps:
+            if step % t.eval_every == 0 or last:
                 if ctx.is_main:
                     final = evaluate_model(model, task, dataset.test, batch_size=t.eval_batch_size,
                                            device=device, dtype=dtype)
@@ -198,7 +200,7 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
                 model.train()
                 barrier(ctx)
 
-            if step % t.checkpoint_every == 0 or step == t.steps:
+            if step % t.checkpoint_every == 0 or last:
                 if not agree(ctx, _all_finite(model)):
                     raise VQLabError(f"weights became non-finite at step {step}; training stopped. "
                                      f"Last good checkpoint: step {last_good}")
@@ -208,6 +210,8 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
                                     keep=t.keep_checkpoints)
                 barrier(ctx)
                 last_good = step
+            if last:
+                break
     finally:
         bar.close()
     if not final and ckpt is not None and ctx.is_main:
