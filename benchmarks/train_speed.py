@@ -20,39 +20,8 @@ import argparse
 import time
 
 import torch
-import torch.nn.functional as F
+from reference import RefVQVAE
 from torch import nn
-
-
-class RefBlock(nn.Module):
-    def __init__(self, h: int) -> None:
-        super().__init__()
-        self.c1, self.c2 = nn.Conv2d(h, h, 3, padding=1), nn.Conv2d(h, h, 1)
-
-    def forward(self, x):
-        return x + self.c2(F.relu(self.c1(F.relu(x))))
-
-
-class RefVQVAE(nn.Module):
-    """The paper's model written plainly, as a user would without vqlab."""
-
-    def __init__(self, h: int = 256, k: int = 512, d: int = 64) -> None:
-        super().__init__()
-        self.enc = nn.Sequential(nn.Conv2d(3, h, 4, 2, 1), nn.ReLU(), nn.Conv2d(h, h, 4, 2, 1), RefBlock(h),
-                                 RefBlock(h), nn.ReLU(), nn.Conv2d(h, d, 1))
-        self.dec = nn.Sequential(nn.Conv2d(d, h, 3, padding=1), RefBlock(h), RefBlock(h), nn.ReLU(),
-                                 nn.ConvTranspose2d(h, h, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(h, 3, 4, 2, 1))
-        self.codebook = nn.Parameter(torch.empty(k, d).uniform_(-1 / k, 1 / k))
-
-    def forward(self, x):
-        z = self.enc(x)
-        b, d, hh, ww = z.shape
-        flat = z.permute(0, 2, 3, 1).reshape(-1, d)
-        dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ self.codebook.t() + self.codebook.pow(2).sum(1)
-        q = self.codebook[dist.argmin(1)].view(b, hh, ww, d).permute(0, 3, 1, 2)
-        loss_vq = F.mse_loss(q, z.detach()) + 0.25 * F.mse_loss(z, q.detach())
-        recon = self.dec(z + (q - z).detach())
-        return F.mse_loss(recon, x) + loss_vq
 
 
 def matmul_ceiling(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
