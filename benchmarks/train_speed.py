@@ -24,13 +24,22 @@ from reference import RefVQVAE
 from torch import nn
 
 
-def matmul_ceiling(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_ceiling(dtype: torch.dtype, device: torch.device, n: int = 2048, reps: int = 10) -> float:
     """Measured GFLOP/s of an n x n matmul in ``dtype``."""
-    a = torch.randn(n, n).to(dtype)
+    if device.type == "cuda":
+        n, reps = 8192, 50
+    a = torch.randn(n, n, device=device).to(dtype)
     a @ a
+    _sync(device)
     t0 = time.perf_counter()
     for _ in range(reps):
         a @ a
+    _sync(device)
     return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
 
 
@@ -52,7 +61,7 @@ def time_steps(model, x, dtype, steps: int, warmup: int = 2) -> float:
     opt = torch.optim.Adam(model.parameters(), lr=2e-4)
 
     def one():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype is not None):
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=dtype is not None):
             out = model(x)
         loss = out if torch.is_tensor(out) else out.loss
         opt.zero_grad(set_to_none=True)
@@ -61,9 +70,11 @@ def time_steps(model, x, dtype, steps: int, warmup: int = 2) -> float:
 
     for _ in range(warmup):
         one()
+    _sync(x.device)
     t0 = time.perf_counter()
     for _ in range(steps):
         one()
+    _sync(x.device)
     return (time.perf_counter() - t0) / steps
 
 
@@ -73,26 +84,30 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--compile", action="store_true")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--skip-bf16", action="store_true", help="skip the forced-bf16 variant (slow without AMX)")
     args = p.parse_args()
 
     from vqlab.models.vqvae import VQVAE
     from vqlab.train.device import cpu_has_fast_bf16, resolve_precision
 
+    device = torch.device(args.device)
     torch.manual_seed(0)
-    x = torch.rand(args.batch, 3, 32, 32) - 0.5
+    x = torch.rand(args.batch, 3, 32, 32, device=device) - 0.5
     x_cl = x.contiguous(memory_format=torch.channels_last)
-    fp32_peak, bf16_peak = matmul_ceiling(torch.float32), matmul_ceiling(torch.bfloat16)
-    auto = resolve_precision("auto", torch.device("cpu"))
+    fp32_peak, bf16_peak = matmul_ceiling(torch.float32, device), matmul_ceiling(torch.bfloat16, device)
+    auto = resolve_precision("auto", device)
+    if device.type == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name(device)}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU fast bf16: {cpu_has_fast_bf16()}, "
           f"auto precision: {'bf16' if auto else 'fp32'}")
     print(f"matmul ceilings: fp32 {fp32_peak:.0f} GFLOP/s, bf16 {bf16_peak:.0f} GFLOP/s")
 
     def vqlab_model():
         torch.manual_seed(0)
-        return VQVAE(hidden=args.hidden).to(memory_format=torch.channels_last)
+        return VQVAE(hidden=args.hidden).to(device, memory_format=torch.channels_last)
 
-    ref = RefVQVAE(args.hidden)
+    ref = RefVQVAE(args.hidden).to(device)
     flops = step_flops(ref, x)
     variants = [("(a) reference fp32", ref, x, None), ("(b) vqlab default", vqlab_model(), x_cl, auto),
                 ("(c) vqlab fp32", vqlab_model(), x_cl, None)]
