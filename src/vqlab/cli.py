@@ -22,7 +22,9 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "num_embeddings": ("model", "num_embeddings"), "embedding_dim": ("model", "embedding_dim"),
     "beta": ("model", "beta"), "ema": ("model", "ema"), "decay": ("model", "decay"),
     "kmeans_init": ("model", "kmeans_init"), "restart_after": ("model", "restart_after"),
-    "vae_sigma": ("model", "vae_sigma"),
+    "vae_sigma": ("model", "vae_sigma"), "likelihood": ("model", "likelihood"),
+    "logistic_mixtures": ("model", "logistic_mixtures"), "gaussian_sigma": ("model", "gaussian_sigma"),
+    "vimco_samples": ("model", "vimco_samples"),
     "data": ("data", "dataset"), "task": ("data", "task"), "color_space": ("data", "color_space"),
     "image_size": ("data", "image_size"), "data_root": ("data", "root"), "download": ("data", "download"),
     "steps": ("train", "steps"), "batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
@@ -53,7 +55,7 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("model")
-    g.add_argument("--model", default=S, help="vqvae (default) or vae")
+    g.add_argument("--model", default=S, help="vqvae (default), vae (Gaussian VAE) or vimco (discrete, VIMCO)")
     g.add_argument("--hidden", type=int, default=S, help="hidden channels h (paper: 256)")
     g.add_argument("--res-blocks", type=int, default=S, help="residual blocks per encoder/decoder (2)")
     g.add_argument("--num-embeddings", "-K", type=int, default=S, help="codebook size K")
@@ -65,6 +67,12 @@ def _add_train(sub: Any) -> None:
                    help="k-means codebook initialisation on the first batch")
     g.add_argument("--restart-after", type=int, default=S, help="re-seed codes unused this many steps (0: off)")
     g.add_argument("--vae-sigma", type=float, default=S, help="VAE Gaussian likelihood std (0.1)")
+    g.add_argument("--likelihood", default=S, help=(
+        "output likelihood: mse (default: plain MSE), softmax256 (256-way categorical per sub-pixel), logistic "
+        "(discretized logistic mixture), gaussian (discretized Gaussian with fixed --gaussian-sigma)"))
+    g.add_argument("--logistic-mixtures", type=int, default=S, help="components of the logistic mixture (5)")
+    g.add_argument("--gaussian-sigma", type=float, default=S, help="std of the discretized Gaussian (0.1)")
+    g.add_argument("--vimco-samples", type=int, default=S, help="VIMCO samples per image (50, as the paper)")
     g = p.add_argument_group("data")
     g.add_argument("--data", default=S, help="photos (default), cifar10, mnist, fashion-mnist, folder:PATH")
     g.add_argument("--data-root", default=S, help="folder of cifar10 / mnist / fashion-mnist files")

@@ -4,10 +4,13 @@ from vqlab.models.layers import Decoder, Encoder, ResidualBlock
 from vqlab.models.quantize import QuantizerOutput, VectorQuantizer, nearest_codes, perplexity_from_counts
 from vqlab.models.registry import MODELS, build_model, is_vq
 from vqlab.models.vae import GaussianVAE, VAEOutput, gaussian_kl
+from vqlab.models.vimco import VIMCO, VIMCOOutput, vimco_surrogate
 from vqlab.models.vqvae import VQVAE, VQVAEOutput
+from vqlab.models.likelihood import LIKELIHOODS, LikelihoodHead, build_likelihood
 
 __all__ = [
     "MODELS", "VQVAE", "Decoder", "Encoder", "GaussianVAE", "QuantizerOutput", "ResidualBlock", "VAEOutput",
     "VQVAEOutput", "VectorQuantizer", "build_model", "gaussian_kl", "is_vq", "nearest_codes",
-    "perplexity_from_counts",
+    "perplexity_from_counts", "VIMCO", "VIMCOOutput", "vimco_surrogate", "LIKELIHOODS", "LikelihoodHead",
+    "build_likelihood",
 ]

@@ -15,12 +15,14 @@ from vqlab.data.tasks import Task
 from vqlab.errors import VQLabError
 from vqlab.eval.metrics import autocast_context, evaluate_model, predict_rgb, task_target_rgb
 from vqlab.eval.samples import make_grid, save_png
-from vqlab.models.registry import build_model, is_vq
+from vqlab.models.registry import build_model
 from vqlab.train import run as rundir
 from vqlab.train.checkpoint import latest_checkpoint, load_training_state, load_weights, read_state, save_checkpoint
 from vqlab.train.device import default_device, resolve_precision
 
 NUM_SAMPLE_IMAGES = 8
+# Scalar fields of a model output logged in the training rows when the model has them (besides loss, recon_loss).
+STAT_FIELDS = ("perplexity", "vq_loss", "commitment_loss", "kl", "nelbo", "bound", "mse")
 
 
 class EpochSampler:
@@ -106,7 +108,6 @@ def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, prog
     sampler = EpochSampler(dataset.train.shape[0], t.batch_size, t.seed)
     pick = torch.linspace(0, dataset.test.shape[0] - 1, min(NUM_SAMPLE_IMAGES, dataset.test.shape[0])).long()
     sample_images = dataset.test[pick]
-    vq = is_vq(model)
     last_good = start_step if ckpt is not None else None
     t0 = time.time()
     sums: dict[str, float] = {}
@@ -131,11 +132,10 @@ def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, prog
             optimizer.step()
 
             stats = {"loss": loss.item(), "recon_loss": out.recon_loss.item()}
-            if vq:
-                stats.update(perplexity=out.perplexity.item(), vq_loss=out.vq_loss.item(),
-                             commitment_loss=out.commitment_loss.item())
-            else:
-                stats.update(kl=out.kl.item(), nelbo=out.nelbo.item())
+            for key in STAT_FIELDS:
+                value = getattr(out, key, None)
+                if value is not None:
+                    stats[key] = value.item()
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0.0) + v
             n_sum += 1
