@@ -97,6 +97,15 @@ def _add_inference(sub: Any) -> None:
     p.add_argument("run", type=Path)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--iw-samples", type=int, default=100,
+                   help="samples of the importance-weighted (VAE) and multi-sample (VIMCO) bounds (100)")
+    p = sub.add_parser("compare", help="side-by-side table of runs (bits/dim with its bound, MSE, PSNR, ...)")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    fmt.add_argument("--csv", action="store_true", help="print CSV")
+    p.add_argument("--iw-samples", type=int, default=100, help="samples of the VAE/VIMCO bounds (100)")
+    p.add_argument("--batch-size", type=int, default=256)
     for name, what in (("colorize", "colorize a grayscale or colour image (colorize runs)"),
                        ("reconstruct", "pass an image through encoder, codebook and decoder")):
         p = sub.add_parser(name, help=what)
@@ -153,26 +162,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from vqlab.data import load_dataset
-    from vqlab.eval.metrics import evaluate_model
-    from vqlab.train.device import default_device, resolve_precision
-    from vqlab.train.run import load_run
+    from vqlab.experiments.evaluation import evaluate_run
 
-    if args.batch_size < 1:
-        raise VQLabError("--batch-size must be >= 1")
-    device = default_device()
-    run = load_run(args.run, device)
-    d = run.config.data
-    data = load_dataset(d.dataset, root=d.root, image_size=d.image_size, download=False)
-    dtype = resolve_precision(run.config.train.precision, device)
-    metrics = evaluate_model(run.model, run.task, data.test, batch_size=args.batch_size, device=device, dtype=dtype)
-    metrics = {"run": str(args.run), "step": run.step, "model": run.config.model.name, "task": run.task.name,
-               **metrics}
+    metrics = evaluate_run(args.run, iw_samples=args.iw_samples, batch_size=args.batch_size, use_cache=False)
+    metrics = {"run": str(args.run), **{k: v for k, v in metrics.items() if k != "run"}}
     if args.json:
         print(json.dumps(metrics))
     else:
         for k, v in metrics.items():
-            print(f"{k:>15}: {v:.6g}" if isinstance(v, float) else f"{k:>15}: {v}")
+            print(f"{k:>20}: {v:.6g}" if isinstance(v, float) else f"{k:>20}: {v}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from vqlab.experiments.compare import FORMATS
+    from vqlab.experiments.evaluation import evaluate_run
+
+    results = []
+    for run in args.runs:
+        metrics = evaluate_run(run, iw_samples=args.iw_samples, batch_size=args.batch_size)
+        results.append({**metrics, "name": run.name or str(run)})
+    fmt = "markdown" if args.markdown else "csv" if args.csv else "text"
+    sys.stdout.write(FORMATS[fmt](results))
     return 0
 
 
@@ -184,7 +195,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "colorize": cmd_image, "reconstruct": cmd_image}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "colorize": cmd_image, "reconstruct": cmd_image}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

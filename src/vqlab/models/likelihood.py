@@ -26,6 +26,11 @@ from torch import nn
 
 BINS = 256
 HALF_BIN = 0.5 / 255.0
+# The logistic head's log-scale is the decoder output plus this offset (a freshly initialised decoder then
+# starts at scale e^-3, about 13 intensity levels, instead of the whole range), clamped below at LOG_SCALE_MIN
+# (PixelCNN++ clamps at -7 on its [-1, 1] scale; ours is half as wide).
+LOG_SCALE_OFFSET = -3.0
+LOG_SCALE_MIN = -8.0
 
 
 def to_bins(target: torch.Tensor) -> torch.Tensor:
@@ -98,7 +103,8 @@ class Softmax256(LikelihoodHead):
 
 
 class DiscretizedLogistic(LikelihoodHead):
-    """Mixture of ``mixtures`` discretized logistics per sub-pixel; P = 3 * mixtures (logit, mean, log-scale)."""
+    """Mixture of ``mixtures`` discretized logistics per sub-pixel; P = 3 * mixtures (logit, mean, log-scale
+    before the offset ``LOG_SCALE_OFFSET``)."""
 
     name = "logistic"
 
@@ -113,7 +119,7 @@ class DiscretizedLogistic(LikelihoodHead):
     def _parts(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         p = self.split(params)  # (B, C, 3M, H, W)
         m = self.mixtures
-        return p[:, :, :m], p[:, :, m:2 * m], p[:, :, 2 * m:].clamp(min=-7.0)
+        return p[:, :, :m], p[:, :, m:2 * m], (p[:, :, 2 * m:] + LOG_SCALE_OFFSET).clamp(min=LOG_SCALE_MIN)
 
     def nll(self, params: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logit_pi, mean, log_s = self._parts(params)
