@@ -5,8 +5,14 @@ import torch
 
 from vqlab.eval.bits import LN2
 from vqlab.models.likelihood import (
-    LIKELIHOODS, DiscretizedGaussian, DiscretizedLogistic, Softmax256, build_likelihood, log_ndtr_diff,
-    log_sigmoid_diff, to_bins,
+    LIKELIHOODS,
+    DiscretizedGaussian,
+    DiscretizedLogistic,
+    Softmax256,
+    build_likelihood,
+    log_ndtr_diff,
+    log_sigmoid_diff,
+    to_bins,
 )
 
 

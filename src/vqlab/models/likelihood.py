@@ -91,7 +91,7 @@ class Softmax256(LikelihoodHead):
 
     def nll(self, params: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits = self.split(params)  # (B, C, 256, H, W)
-        b, c, k, h, w = logits.shape
+        b, k = logits.shape[0], logits.shape[2]
         flat = logits.permute(0, 1, 3, 4, 2).reshape(-1, k)
         nll = F.cross_entropy(flat, to_bins(target).reshape(-1), reduction="none")
         return nll.view(b, -1).sum(1)
