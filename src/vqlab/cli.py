@@ -23,7 +23,9 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "num_embeddings": ("model", "num_embeddings"), "embedding_dim": ("model", "embedding_dim"),
     "beta": ("model", "beta"), "ema": ("model", "ema"), "decay": ("model", "decay"),
     "kmeans_init": ("model", "kmeans_init"), "restart_after": ("model", "restart_after"),
-    "vae_sigma": ("model", "vae_sigma"),
+    "vae_sigma": ("model", "vae_sigma"), "likelihood": ("model", "likelihood"),
+    "logistic_mixtures": ("model", "logistic_mixtures"), "gaussian_sigma": ("model", "gaussian_sigma"),
+    "vimco_samples": ("model", "vimco_samples"),
     "data": ("data", "dataset"), "task": ("data", "task"), "color_space": ("data", "color_space"),
     "image_size": ("data", "image_size"), "data_root": ("data", "root"), "download": ("data", "download"),
     "steps": ("train", "steps"), "batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
@@ -54,7 +56,7 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("model")
-    g.add_argument("--model", default=S, help="vqvae (default) or vae")
+    g.add_argument("--model", default=S, help="vqvae (default), vae (Gaussian VAE) or vimco (discrete, VIMCO)")
     g.add_argument("--hidden", type=int, default=S, help="hidden channels h (paper: 256)")
     g.add_argument("--res-blocks", type=int, default=S, help="residual blocks per encoder/decoder (2)")
     g.add_argument("--num-embeddings", "-K", type=int, default=S, help="codebook size K")
@@ -66,6 +68,12 @@ def _add_train(sub: Any) -> None:
                    help="k-means codebook initialisation on the first batch")
     g.add_argument("--restart-after", type=int, default=S, help="re-seed codes unused this many steps (0: off)")
     g.add_argument("--vae-sigma", type=float, default=S, help="VAE Gaussian likelihood std (0.1)")
+    g.add_argument("--likelihood", default=S, help=(
+        "output likelihood: mse (default: plain MSE), softmax256 (256-way categorical per sub-pixel), logistic "
+        "(discretized logistic mixture), gaussian (discretized Gaussian with fixed --gaussian-sigma)"))
+    g.add_argument("--logistic-mixtures", type=int, default=S, help="components of the logistic mixture (5)")
+    g.add_argument("--gaussian-sigma", type=float, default=S, help="std of the discretized Gaussian (0.1)")
+    g.add_argument("--vimco-samples", type=int, default=S, help="VIMCO samples per image (50, as the paper)")
     g = p.add_argument_group("data")
     g.add_argument("--data", default=S, help="photos (default), cifar10, mnist, fashion-mnist, folder:PATH")
     g.add_argument("--data-root", default=S, help="folder of cifar10 / mnist / fashion-mnist files")
@@ -91,6 +99,15 @@ def _add_inference(sub: Any) -> None:
     p = sub.add_parser("evaluate", help="test-split metrics of a trained run")
     p.add_argument("run", type=Path)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--iw-samples", type=int, default=100,
+                   help="samples of the importance-weighted (VAE) and multi-sample (VIMCO) bounds (100)")
+    p = sub.add_parser("compare", help="side-by-side table of runs (bits/dim with its bound, MSE, PSNR, ...)")
+    p.add_argument("runs", type=Path, nargs="+", metavar="RUN")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--markdown", action="store_true", help="print a Markdown table")
+    fmt.add_argument("--csv", action="store_true", help="print CSV")
+    p.add_argument("--iw-samples", type=int, default=100, help="samples of the VAE/VIMCO bounds (100)")
     p.add_argument("--batch-size", type=int, default=256)
     for name, what in (("colorize", "colorize a grayscale or colour image (colorize runs)"),
                        ("reconstruct", "pass an image through encoder, codebook and decoder")):
@@ -149,26 +166,28 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from vqlab.data import load_dataset
-    from vqlab.eval.metrics import evaluate_model
-    from vqlab.train.device import default_device, resolve_precision
-    from vqlab.train.run import load_run
+    from vqlab.experiments.evaluation import evaluate_run
 
-    if args.batch_size < 1:
-        raise VQLabError("--batch-size must be >= 1")
-    device = default_device()
-    run = load_run(args.run, device)
-    d = run.config.data
-    data = load_dataset(d.dataset, root=d.root, image_size=d.image_size, download=False)
-    dtype = resolve_precision(run.config.train.precision, device)
-    metrics = evaluate_model(run.model, run.task, data.test, batch_size=args.batch_size, device=device, dtype=dtype)
-    metrics = {"run": str(args.run), "step": run.step, "model": run.config.model.name, "task": run.task.name,
-               **metrics}
+    metrics = evaluate_run(args.run, iw_samples=args.iw_samples, batch_size=args.batch_size, use_cache=False)
+    metrics = {"run": str(args.run), **{k: v for k, v in metrics.items() if k != "run"}}
     if args.json:
         print(json.dumps(metrics))
     else:
         for k, v in metrics.items():
-            print(f"{k:>15}: {v:.6g}" if isinstance(v, float) else f"{k:>15}: {v}")
+            print(f"{k:>20}: {v:.6g}" if isinstance(v, float) else f"{k:>20}: {v}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from vqlab.experiments.compare import FORMATS
+    from vqlab.experiments.evaluation import evaluate_run
+
+    results = []
+    for run in args.runs:
+        metrics = evaluate_run(run, iw_samples=args.iw_samples, batch_size=args.batch_size)
+        results.append({**metrics, "name": run.name or str(run)})
+    fmt = "markdown" if args.markdown else "csv" if args.csv else "text"
+    sys.stdout.write(FORMATS[fmt](results))
     return 0
 
 
@@ -180,7 +199,7 @@ def cmd_image(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "colorize": cmd_image, "reconstruct": cmd_image}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "colorize": cmd_image, "reconstruct": cmd_image}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

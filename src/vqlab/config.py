@@ -13,7 +13,8 @@ from typing import Any
 
 from vqlab.errors import VQLabError
 
-MODELS = ("vqvae", "vae")
+MODELS = ("vqvae", "vae", "vimco")
+LIKELIHOOD_NAMES = ("mse", "softmax256", "logistic", "gaussian")
 TASKS = ("reconstruct", "colorize")
 COLOR_SPACES = ("rgb", "lab")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -34,6 +35,13 @@ class ModelConfig:
     kmeans_init: bool = True
     restart_after: int = 50
     vae_sigma: float = 0.1
+    # Output likelihood: "mse" trains on plain MSE (the decoder outputs the image); the others are discrete
+    # 8-bit likelihoods (models/likelihood.py) trained by their NLL.
+    likelihood: str = "mse"
+    logistic_mixtures: int = 5
+    gaussian_sigma: float = 0.1
+    # VIMCO baseline: samples per image of the multi-sample objective (Mnih & Rezende 2016; the paper used 50).
+    vimco_samples: int = 50
 
 
 @dataclass
@@ -165,7 +173,8 @@ def validate(cfg: Config) -> Config:
     """Check types and ranges; raise VQLabError naming the first bad option."""
     m, d, t = cfg.model, cfg.data, cfg.train
     _check(m.name in MODELS, f"unknown model {m.name!r} (choose from {', '.join(MODELS)})")
-    for name in ("hidden", "num_res_blocks", "num_embeddings", "embedding_dim", "restart_after"):
+    for name in ("hidden", "num_res_blocks", "num_embeddings", "embedding_dim", "restart_after", "logistic_mixtures",
+                 "vimco_samples"):
         _check(_is_int(getattr(m, name)), f"model.{name} must be an integer")
     _check(m.hidden >= 1, "--hidden must be >= 1")
     _check(m.num_res_blocks >= 0, "model.num_res_blocks must be >= 0")
@@ -175,11 +184,18 @@ def validate(cfg: Config) -> Config:
     _check(_is_num(m.beta) and m.beta >= 0, "--beta must be a number >= 0")
     _check(_is_num(m.decay) and 0 < m.decay < 1, "model.decay must be in (0, 1)")
     _check(_is_num(m.vae_sigma) and m.vae_sigma > 0, "model.vae_sigma must be > 0")
+    _check(m.likelihood in LIKELIHOOD_NAMES,
+           f"unknown likelihood {m.likelihood!r} (choose from {', '.join(LIKELIHOOD_NAMES)})")
+    _check(m.logistic_mixtures >= 1, "--logistic-mixtures must be >= 1")
+    _check(_is_num(m.gaussian_sigma) and m.gaussian_sigma > 0, "--gaussian-sigma must be > 0")
+    _check(m.vimco_samples >= 2, "--vimco-samples must be >= 2 (the leave-one-out baseline needs two)")
     for name in ("ema", "kmeans_init"):
         _check(isinstance(getattr(m, name), bool), f"model.{name} must be true or false")
     _check(isinstance(d.dataset, str) and d.dataset != "", "data.dataset must be a dataset name")
     _check(d.task in TASKS, f"unknown task {d.task!r} (choose from {', '.join(TASKS)})")
     _check(d.color_space in COLOR_SPACES, f"unknown color space {d.color_space!r} (choose from rgb, lab)")
+    _check(m.likelihood == "mse" or d.task == "reconstruct" or d.color_space == "rgb",
+           f"--likelihood {m.likelihood} models 8-bit pixels; colorize with --color-space lab needs --likelihood mse")
     if d.image_size is not None:
         _check(_is_int(d.image_size) and d.image_size >= 4 and d.image_size % 4 == 0,
                "--image-size must be a multiple of 4 (>= 4)")

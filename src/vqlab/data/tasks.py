@@ -41,6 +41,11 @@ def _rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(lab).float().permute(0, 3, 1, 2).to(rgb.device)
 
 
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] (B, 3, H, W) -> CIELAB (B, 3, H, W), L in [0, 100], a*b* roughly in [-128, 127]."""
+    return _rgb_to_lab(rgb)
+
+
 def _lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     """CIELAB (B, 3, H, W) -> RGB in [0, 1] (B, 3, H, W) (scikit-image, D65, out-of-gamut clipped)."""
     from skimage.color import lab2rgb

@@ -1,8 +1,11 @@
 """Test-split metrics: MSE, PSNR and SSIM on displayed RGB images in [0, 1], and codebook statistics.
 
 PSNR is computed from the MSE pooled over the whole split (10 log10(1 / MSE)); SSIM is the mean over images
-(torchmetrics, Gaussian window 11, data range 1). For VQ models: the perplexity of the code histogram pooled
-over the split, and ``codebook_usage``, the fraction of the K codes used at least once.
+(torchmetrics, Gaussian window 11, data range 1). ``nmse`` is the MSE divided by the variance of the split's
+target pixels (what DeepMind's VQ-VAE example reports). For models with discrete codes: the perplexity of the
+code histogram pooled over the split, and ``codebook_usage``, the fraction of the K codes used at least once.
+Colorize runs add the colorization metrics of :mod:`vqlab.eval.colorize` and the same metrics (prefixed
+``gray_``) for the trivial baseline whose output is the input's luminance, so every number has its floor.
 """
 
 from __future__ import annotations
@@ -66,24 +69,40 @@ def evaluate_model(
 
     device = device or next(model.parameters()).device
     model.eval()
-    sq_err, n_values, ssim_sum = 0.0, 0, 0.0
+    from vqlab.eval.colorize import ColorizationMeter
+
+    sq_err, n_values, ssim_sum, t_sum, t_sq = 0.0, 0, 0.0, 0.0, 0.0
+    gray_sq, gray_ssim = 0.0, 0.0
+    colour = ColorizationMeter() if task.name == "colorize" else None
     counts = None
     for start in range(0, images.shape[0], batch_size):
         batch = images[start:start + batch_size]
-        _, output, indices = predict_rgb(model, task, batch, device, dtype)
+        gray, output, indices = predict_rgb(model, task, batch, device, dtype)
         target = task_target_rgb(task, batch)
         sq_err += (output - target).pow(2).sum().item()
         n_values += target.numel()
+        t_sum += target.double().sum().item()
+        t_sq += target.double().pow(2).sum().item()
         ssim = ssim_fn(output, target, data_range=1.0, reduction="none")
         ssim_sum += ssim.sum().item()
+        if colour is not None:
+            colour.update(output, target, gray)
+            gray_sq += (gray - target).pow(2).sum().item()
+            gray_ssim += ssim_fn(gray, target, data_range=1.0, reduction="none").sum().item()
         if indices is not None:
             c = torch.bincount(indices.flatten().cpu(), minlength=model.num_embeddings)
             counts = c if counts is None else counts + c
     mse = sq_err / max(n_values, 1)
+    n_img = max(images.shape[0], 1)
+    variance = t_sq / max(n_values, 1) - (t_sum / max(n_values, 1)) ** 2
     result: dict[str, Any] = {
-        "mse": mse, "psnr": psnr_from_mse(mse), "ssim": ssim_sum / max(images.shape[0], 1),
-        "num_images": int(images.shape[0]),
+        "mse": mse, "nmse": mse / variance if variance > 0 else math.nan, "psnr": psnr_from_mse(mse),
+        "ssim": ssim_sum / n_img, "num_images": int(images.shape[0]),
     }
+    if colour is not None:
+        gray_mse = gray_sq / max(n_values, 1)
+        result.update(colour.result(), gray_mse=gray_mse, gray_psnr=psnr_from_mse(gray_mse),
+                      gray_ssim=gray_ssim / n_img)
     if counts is not None:
         result["perplexity"] = float(perplexity_from_counts(counts))
         result["codebook_usage"] = float((counts > 0).float().mean())

@@ -15,13 +15,15 @@ from vqlab.data.tasks import Task
 from vqlab.errors import VQLabError
 from vqlab.eval.metrics import autocast_context, evaluate_model, predict_rgb, task_target_rgb
 from vqlab.eval.samples import make_grid, save_png
-from vqlab.models.registry import build_model, is_vq
+from vqlab.models.registry import build_model
 from vqlab.train import run as rundir
 from vqlab.train.checkpoint import latest_checkpoint, load_training_state, load_weights, read_state, save_checkpoint
 from vqlab.train.device import default_device, resolve_precision
 from vqlab.train.distributed import DistContext, agree, barrier, init_distributed, mean_over_ranks, shutdown
 
 NUM_SAMPLE_IMAGES = 8
+# Scalar fields of a model output logged in the training rows when the model has them (besides loss, recon_loss).
+STAT_FIELDS = ("perplexity", "vq_loss", "commitment_loss", "kl", "nelbo", "bound", "mse")
 
 
 class EpochSampler:
@@ -67,12 +69,14 @@ def _write_samples(path: Path, model, task: Task, images: torch.Tensor, device, 
     save_png(path, make_grid([inputs, outputs, task_target_rgb(task, images)]))
 
 
-def _step_stats(out, vq: bool) -> dict[str, torch.Tensor]:
+def _step_stats(out) -> dict[str, torch.Tensor]:
+    """The scalars of a model output that go into the training rows: loss, recon_loss and those it has of
+    STAT_FIELDS."""
     stats = {"loss": out.loss, "recon_loss": out.recon_loss}
-    if vq:
-        stats.update(perplexity=out.perplexity, vq_loss=out.vq_loss, commitment_loss=out.commitment_loss)
-    else:
-        stats.update(kl=out.kl, nelbo=out.nelbo)
+    for key in STAT_FIELDS:
+        value = getattr(out, key, None)
+        if value is not None:
+            stats[key] = value
     return stats
 
 
@@ -146,7 +150,6 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
     sampler = EpochSampler(dataset.train.shape[0], t.batch_size, t.seed)
     pick = torch.linspace(0, dataset.test.shape[0] - 1, min(NUM_SAMPLE_IMAGES, dataset.test.shape[0])).long()
     sample_images = dataset.test[pick]
-    vq = is_vq(model)
     last_good = start_step if ckpt is not None else None
     t0 = time.time()
     sums: torch.Tensor | None = None
@@ -163,7 +166,7 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
             targets = targets.to(device, non_blocking=True)
             with autocast_context(device, dtype):
                 out = forward(inputs, targets)
-            stats = _step_stats(out, vq)
+            stats = _step_stats(out)
             values = mean_over_ranks(ctx, torch.stack([v.detach().float() for v in stats.values()]))
             loss_value = float(values[0])
             if not math.isfinite(loss_value):

@@ -1,0 +1,1 @@
+"""Experiments over trained runs: full evaluations with a cache, and comparison tables."""
