@@ -44,7 +44,7 @@ def fitted_sigma(model: nn.Module, task: Task, train_images: torch.Tensor, *, ba
     """RMS error (float scale) of an MSE-trained model's output on a fixed subset of training images.
 
     The subset is evenly spaced over the split (deterministic). For the VAE the latent is sampled from q(z|x),
-    as in the ELBO the sigma is used for. train_images: uint8 (N, C, H, W).
+    as in the ELBO the sigma is used for. train_images: uint8 (N, C, H, W). NaN when the output is not finite.
     """
     device = device or next(model.parameters()).device
     model.eval()
@@ -62,7 +62,8 @@ def fitted_sigma(model: nn.Module, task: Task, train_images: torch.Tensor, *, ba
                     out = model.decoder_params(model.encode(inputs))
             sq += (out.float() - targets).pow(2).sum().item()
             count += targets.numel()
-    return max(math.sqrt(sq / max(count, 1)), 1e-4)
+    rms = math.sqrt(sq / max(count, 1)) if math.isfinite(sq) else math.nan
+    return max(rms, 1e-4) if math.isfinite(rms) else math.nan
 
 
 def _vae_log_weights(model: GaussianVAE, head: LikelihoodHead, inputs: torch.Tensor, targets: torch.Tensor,
@@ -108,6 +109,9 @@ def bits_per_dim(model: nn.Module, task: Task, images: torch.Tensor, *, train_im
         if train_images is None:
             raise ValueError("an MSE-trained run needs train_images to fit the Gaussian's sigma")
         sigma = fitted_sigma(model, task, train_images, batch_size=batch_size, device=device, dtype=dtype)
+        if not math.isfinite(sigma):
+            return {"bits_per_dim": math.nan, "bound": "none: the model's output is not finite",
+                    "likelihood_sigma": sigma}
         head = DiscretizedGaussian(sigma)
         result["likelihood_sigma"] = sigma
         suffix = f"; discretized Gaussian, sigma={sigma:.4g} fitted on train"
