@@ -171,7 +171,7 @@ def read_vqz(data: bytes, *, model_fingerprint: bytes | None = None, num_embeddi
         raise VQLabError("truncated .vqz file" if truncated else "not a .vqz file (bad magic bytes)")
     if len(data) < _HEAD.size:
         raise VQLabError(f"truncated .vqz file ({len(data)} bytes)")
-    magic, version, coding_id, mfp, efp, k, n = _HEAD.unpack_from(data)
+    _, version, coding_id, mfp, efp, k, n = _HEAD.unpack_from(data)
     if version != VERSION:
         raise VQLabError(f"unsupported .vqz format version {version} (this vqlab reads version {VERSION})")
     fixed = _HEAD.size + n * _IMAGE.size + _TAIL.size
