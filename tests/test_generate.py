@@ -7,12 +7,15 @@ import pytest
 import torch
 from PIL import Image
 
+from vqlab.config import Config
+from vqlab.data.tasks import Task
 from vqlab.errors import VQLabError
-from vqlab.generate import grid_mask, interpolate_latents, mix_latents, tile
+from vqlab.generate import grid_mask, interpolate_latents, mix_latents, sample_images, tile
 from vqlab.models.likelihood import DiscretizedGaussian
 from vqlab.models.vae import GaussianVAE
 from vqlab.models.vimco import VIMCO
 from vqlab.models.vqvae import VQVAE
+from vqlab.train.run import LoadedRun
 
 
 def _models() -> list[torch.nn.Module]:
@@ -80,3 +83,23 @@ def test_tile_pads_to_a_full_grid() -> None:
     grid = tile(torch.zeros(5, 3, 4, 4), scale=1, columns=3)
     assert grid.shape == (2 * 6 + 2, 3 * 6 + 2, 3)
     assert (grid[8:12, 14:18] == 255).all()  # the padding tile is white
+
+
+def _loaded(model: torch.nn.Module, tmp_path) -> LoadedRun:
+    return LoadedRun(model=model, config=Config(), task=Task("reconstruct", 3), step=0, run_dir=tmp_path)
+
+
+@pytest.mark.parametrize("index", [1, 2])
+def test_vae_and_vimco_sampling_is_reproducible(index: int, tmp_path) -> None:
+    run = _loaded(_models()[index], tmp_path)
+    a = sample_images(run, 2, seed=3, grid=(2, 3))
+    assert a.shape == (2, 3, 8, 12) and 0 <= float(a.min()) and float(a.max()) <= 1
+    assert torch.equal(a, sample_images(run, 2, seed=3, grid=(2, 3)))
+    assert not torch.equal(a, sample_images(run, 2, seed=4, grid=(2, 3)))
+
+
+def test_vqvae_sampling_without_a_prior_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(VQLabError, match="no PixelCNN prior"):
+        sample_images(_loaded(_models()[0], tmp_path), 2, grid=(2, 2))
+    with pytest.raises(VQLabError, match="temperature"):
+        sample_images(_loaded(_models()[1], tmp_path), 2, temperature=0)
