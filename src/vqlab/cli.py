@@ -154,7 +154,8 @@ def _add_generation(sub: Any) -> None:
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
     p.add_argument("-o", "--output", type=Path, required=True, help=".vqz file to write")
     p.add_argument("--entropy", nargs="?", const="prior", default=None, choices=("prior", "freq"),
-                   help="also range-code the indices with the PixelCNN prior (default) or a code-frequency table")
+                   help="also range-code the indices with the PixelCNN prior (default) or a code-frequency table "
+                        "(write it after the images, or give its value)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p = sub.add_parser("decode", help="decode a .vqz file written by this run into PNG images")
     p.add_argument("run", type=Path)
