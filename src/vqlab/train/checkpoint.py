@@ -113,3 +113,17 @@ def load_training_state(ckpt: Path, optimizer: torch.optim.Optimizer) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file raises many exception types
         raise VQLabError(f"cannot restore training state from {path}: {type(exc).__name__}") from None
+
+
+def fingerprint(ckpt: Path) -> bytes:
+    """16-byte model fingerprint: the first 16 bytes of the SHA-256 of the checkpoint's ``model.safetensors``.
+
+    Files derived from a model (a PixelCNN prior, ``.vqz`` code files) store it and are refused by any other model.
+    """
+    import hashlib
+
+    path = ckpt / "model.safetensors"
+    try:
+        return hashlib.sha256(path.read_bytes()).digest()[:16]
+    except OSError as exc:
+        raise VQLabError(f"cannot read weights {path}: {exc.strerror or exc}") from None
