@@ -87,4 +87,5 @@ def test_formatters_mark_missing_values():
     text = format_text(results)
     assert "4.500" in text and " - " in text
     assert format_markdown(results).count("\n") == 3
+    assert "p(x\\|z)" in format_markdown([{"bound": "vq: -log p(x|z)"}])
     assert format_csv(results).splitlines()[1].startswith("a,vae,,")

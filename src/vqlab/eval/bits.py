@@ -66,10 +66,9 @@ def fitted_sigma(model: nn.Module, task: Task, train_images: torch.Tensor, *, ba
     return max(rms, 1e-4) if math.isfinite(rms) else math.nan
 
 
-def _vae_log_weights(model: GaussianVAE, head: LikelihoodHead, inputs: torch.Tensor, targets: torch.Tensor,
-                     samples: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """log p(x, z_i) - log q(z_i|x) and -log p(x|z_i), both (B, samples), for z_i ~ q(z|x)."""
-    mu, logvar = model.posterior(inputs)
+def _vae_log_weights(model: GaussianVAE, head: LikelihoodHead, mu: torch.Tensor, logvar: torch.Tensor,
+                     targets: torch.Tensor, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """log p(x, z_i) - log q(z_i|x) and -log p(x|z_i), both (B, samples), for z_i ~ q(z|x) = N(mu, e^logvar)."""
     std = (0.5 * logvar).exp()
     b = mu.shape[0]
     eps = torch.randn(b, samples, *mu.shape[1:], device=mu.device)
@@ -129,24 +128,25 @@ def bits_per_dim(model: nn.Module, task: Task, images: torch.Tensor, *, train_im
                     rate = torch.full_like(nll, idx[0].numel() * math.log(model.num_embeddings))
                     bound = nll + rate
                 else:
+                    if isinstance(model, GaussianVAE):
+                        mu, logvar = model.posterior(inputs)  # the encoder runs once per batch
+                        rate = gaussian_kl(mu, logvar)
+                    elif isinstance(model, VIMCO):
+                        log_q_all = model.logits(inputs)
+                        rate = model.kl(log_q_all)
+                    else:
+                        raise TypeError(f"no bits/dim for {type(model).__name__}")
                     log_w, nlls = [], []
                     for s in _sample_chunks(iw_samples, b, max_decode):
                         if isinstance(model, GaussianVAE):
-                            lw, nl = _vae_log_weights(model, head, inputs, targets, s)
-                        elif isinstance(model, VIMCO):
-                            log_px, log_q, z, _ = model.log_weights(inputs, targets, s)
-                            lw, nl = log_px + model.log_prior(z.shape[-2:]) - log_q, -log_px
+                            lw, nl = _vae_log_weights(model, head, mu, logvar, targets, s)
                         else:
-                            raise TypeError(f"no bits/dim for {type(model).__name__}")
+                            log_px, log_q, z, _ = model.log_weights(inputs, targets, s, log_q_all)
+                            lw, nl = log_px + model.log_prior(z.shape[-2:]) - log_q, -log_px
                         log_w.append(lw)
                         nlls.append(nl)
                     log_w_all = torch.cat(log_w, 1).float()
                     nll = torch.cat(nlls, 1).float().mean(1)
-                    if isinstance(model, GaussianVAE):
-                        mu, logvar = model.posterior(inputs)
-                        rate = gaussian_kl(mu, logvar)
-                    else:
-                        rate = model.kl(model.logits(inputs))
                     bound = -(torch.logsumexp(log_w_all, 1) - math.log(iw_samples))
             recon_sum += nll.float().sum().item()
             rate_sum += rate.float().sum().item()

@@ -47,10 +47,10 @@ def format_text(results: list[dict[str, Any]]) -> str:
 
 
 def format_markdown(results: list[dict[str, Any]]) -> str:
-    """A GitHub Markdown table."""
+    """A GitHub Markdown table (``|`` inside cells, as in p(x|z), is escaped)."""
     headers, rows = table_rows(results)
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
 

@@ -110,14 +110,16 @@ class VIMCO(nn.Module):
         flat = torch.multinomial(log_q.detach().exp().reshape(-1, k), samples, replacement=True)  # (B*h*w, S)
         return flat.view(b, h, w, samples).permute(0, 3, 1, 2).contiguous()
 
-    def log_weights(self, x: torch.Tensor, target: torch.Tensor, samples: int
+    def log_weights(self, x: torch.Tensor, target: torch.Tensor, samples: int,
+                    log_q_all: torch.Tensor | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Sample S class maps per image and score them.
 
         Returns log p(x|z_s) (B, S), log q(z_s|x) (B, S), the samples (B, S, h, w) and the decoder output of
-        every sample (B*S, C_out*P, H, W). The prior term is :meth:`log_prior`.
+        every sample (B*S, C_out*P, H, W). The prior term is :meth:`log_prior`. ``log_q_all`` (:meth:`logits`
+        of x) may be passed to skip the encoder.
         """
-        log_q_all = self.logits(x)
+        log_q_all = self.logits(x) if log_q_all is None else log_q_all
         z = self.sample(log_q_all, samples)  # (B, S, h, w)
         b = z.shape[0]
         log_q = log_q_all.unsqueeze(1).expand(-1, samples, -1, -1, -1).gather(-1, z.unsqueeze(-1)).squeeze(-1)
