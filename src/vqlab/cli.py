@@ -262,11 +262,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.config is not None:
         cfgmod.load_yaml(args.config, base)
     axes: dict[str, list[Any]] = {}
-    for dest in TRAIN_FLAGS:
+    for dest, (section, field) in TRAIN_FLAGS.items():
         if dest in args:
             values = getattr(args, dest)
             if len(values) == 1:
-                section, field = TRAIN_FLAGS[dest]
                 setattr(getattr(base, section), field, values[0])
             else:
                 axes[dest] = values
@@ -304,8 +303,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "colorize": cmd_image, "reconstruct": cmd_image,
-            "sweep": cmd_sweep, "report": cmd_report}
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "colorize": cmd_image, "reconstruct": cmd_image}
+COMMANDS.update(sweep=cmd_sweep, report=cmd_report)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

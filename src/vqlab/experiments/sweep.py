@@ -203,7 +203,7 @@ def run_sweep(out: Path, runs: list[PlannedRun], *, jobs: int = 1,
                 config_file = out / CONFIGS_DIR / f"{run.name}.json"
                 atomic_write_text(config_file, run.config.to_json() + "\n")  # JSON is YAML
                 run_dir.mkdir(parents=True, exist_ok=True)
-                log = open(run_dir / "train.log", "a")
+                log = open(run_dir / "train.log", "a")  # noqa: SIM115 - closed when the process ends
                 proc = subprocess.Popen(train_command(run_dir, config_file, run.config, resume), stdout=log,
                                         stderr=subprocess.STDOUT, env=_child_env(threads))
                 echo(f"{'resume' if resume else 'start '} {run.name}")
