@@ -280,7 +280,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     sw.write_plan(args.out, runs, list(axes), args.vary)
     t0 = time.time()
-    sw.run_sweep(args.out, runs, jobs=args.jobs, echo=print)
+    try:
+        sw.run_sweep(args.out, runs, jobs=args.jobs, echo=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted; finished runs are kept, run the same command again to continue\n")
+        return 130
     print(f"training finished in {time.time() - t0:.0f} s; evaluating")
     from vqlab.experiments.results import write_results
 

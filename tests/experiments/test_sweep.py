@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -56,7 +58,9 @@ def test_resume_command_and_thread_split(tmp_path):
     cfg = cfgmod.Config()
     cmd = train_command(tmp_path / "r", tmp_path / "c.json", cfg, resume=True)
     assert "--resume" in cmd and "--config" not in cmd and cmd[cmd.index("--steps") + 1] == str(cfg.train.steps)
-    assert _child_env(1)["OMP_NUM_THREADS"] == "1" and "vqlab" not in _child_env(None).get("OMP_NUM_THREADS", "")
+    assert _child_env(1)["OMP_NUM_THREADS"] == "1"
+    src = _child_env(None)["PYTHONPATH"].split(os.pathsep)[0]
+    assert (Path(src) / "vqlab" / "cli.py").is_file()
 
 
 @pytest.mark.parametrize("args,needle", [
