@@ -90,3 +90,24 @@ def test_interrupted_sweep_skips_finished_runs_and_resumes_the_rest(interrupted_
     for r in rows:
         assert float(r["final_train_loss"]) > 0 and float(r["psnr"]) > 0 and r["num_embeddings"] in ("8", "16")
     assert json.loads((out / "sweep.json").read_text())["axes"] == ["num_embeddings", "embedding_dim"]
+
+
+def test_jobs_run_at_once_and_a_failed_run_is_named(tmp_path, monkeypatch):
+    """Runner only, with stand-in commands instead of training: two at once, failures reported at the end."""
+    import sys
+
+    from vqlab.experiments import sweep as sw
+
+    def fake(run_dir, config_file, cfg, resume):
+        code = ("import os, sys, time; open(sys.argv[1] + '/started', 'w').write(os.environ['OMP_NUM_THREADS']); "
+                "time.sleep(1.0); print('boom'); sys.exit(1 if 'K16' in sys.argv[1] else 0)")
+        return [sys.executable, "-c", code, str(run_dir)]
+
+    monkeypatch.setattr(sw, "train_command", fake)
+    runs = plan_sweep(cfgmod.Config(), {"num_embeddings": [8, 16]}, TRAIN_FLAGS)
+    lines = []
+    with pytest.raises(VQLabError, match=r"K16-s0 \(boom\)"):
+        sw.run_sweep(tmp_path, runs, jobs=2, echo=lines.append)
+    assert lines[1].startswith("start") and lines[2].startswith("start")  # both started before either ended
+    threads = str(max(1, (os.cpu_count() or 1) // 2))
+    assert all((tmp_path / "runs" / r.name / "started").read_text() == threads for r in runs)
