@@ -46,7 +46,7 @@ def headline_tables(rows: list[dict[str, Any]], axes: list[str]) -> list[tuple[s
         if not members:
             continue
         others = [a for a in axes if a != axis]
-        summary = summarize(members, axes)
+        summary = sorted(summarize(members, axes), key=lambda s: (str(type(s[axis])), s[axis]))
         headers = [short(axis), *[short(a) for a in others], "seeds", *[h for _, h, _ in HEADLINE]]
         cells = [[str(s[axis]), *[str(s[a]) for a in others], str(s["seeds"]),
                   *[f"{_fmt(s[m + '_mean'], f)} ± {_fmt(s[m + '_std'], f)}" for m, _, f in HEADLINE]]
