@@ -1,0 +1,237 @@
+"""Sweeps: a grid of training runs from comma lists of train options, run (and resumed) one process per run.
+
+A sweep folder holds ``sweep.json`` (the plan), ``runs/NAME/`` (one run directory per planned run) and, once
+the runs are finished, ``results.csv`` and ``figures/``. Run names are stable and readable (``K32-D16-s1``): the
+value of every varied option, then the seed. Planning a sweep again gives the same names, so a sweep that was
+interrupted can be run again: finished runs are skipped, unfinished ones resume from their last checkpoint.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vqlab import config as cfgmod
+from vqlab.errors import VQLabError
+from vqlab.fileio import atomic_write_json, atomic_write_text
+
+PLAN_FILE = "sweep.json"
+RUNS_DIR = "runs"
+CONFIGS_DIR = "configs"
+# Short labels of common options in run names; other options use their flag name.
+LABELS = {"num_embeddings": "K", "embedding_dim": "D", "hidden": "h", "seed": "s", "model": "", "lr": "lr",
+          "batch_size": "b", "steps": "steps", "likelihood": "", "task": "", "data": ""}
+# Options a finished run may change without being trained again from scratch (see cli.RESUMABLE).
+RESUMABLE_FIELDS = {("train", "steps"), ("train", "log_every"), ("train", "eval_every"),
+                    ("train", "checkpoint_every"), ("train", "max_minutes")}
+
+
+@dataclass
+class PlannedRun:
+    """One run of a sweep: its name, the value of every varied option (CLI dest -> value) and its config."""
+
+    name: str
+    settings: dict[str, Any]
+    config: cfgmod.Config
+
+    @property
+    def setting(self) -> str:
+        """The name without the seed: runs that differ only in their seed share it."""
+        return re.sub(r"-?s\d+$", "", self.name) or "default"
+
+
+def _label(dest: str, value: Any) -> str:
+    text = f"{value:g}" if isinstance(value, float) else str(value).lower() if isinstance(value, bool) else str(value)
+    text = re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_")
+    prefix = LABELS.get(dest, dest.replace("_", "-"))
+    return f"{prefix}{text}" if prefix in ("K", "D", "h", "s", "b", "lr", "steps") else (
+        f"{prefix}_{text}" if prefix else text)
+
+
+def run_name(settings: dict[str, Any], axes: Sequence[str]) -> str:
+    """``K32-D16-s1``: the label of each axis in ``axes`` order, seed last."""
+    parts = [_label(dest, settings[dest]) for dest in axes if dest != "seed"]
+    return "-".join(parts + ([_label("seed", settings["seed"])] if "seed" in settings else []))
+
+
+def plan_sweep(base: cfgmod.Config, axes: dict[str, list[Any]], flags: dict[str, tuple[str, str]],
+               vary: bool = False) -> list[PlannedRun]:
+    """Expand ``axes`` (CLI dest -> list of values, ``seed`` included) into runs on top of ``base``.
+
+    The full product by default; with ``vary`` one axis at a time, the others at their value in ``base``
+    (runs that coincide, such as the all-defaults run, are planned once). ``flags`` maps each dest to its
+    (config section, field), as :data:`vqlab.cli.TRAIN_FLAGS`. Every config is validated.
+    """
+    axes = {dest: list(dict.fromkeys(values)) for dest, values in axes.items()}
+    axes.setdefault("seed", [base.train.seed])
+    names = [d for d in axes if d != "seed"]
+    default = {d: getattr(getattr(base, flags[d][0]), flags[d][1]) for d in names}
+    combos: list[dict[str, Any]] = []
+    if vary and len(names) > 1:
+        for d in names:
+            combos += [{**default, d: v} for v in axes[d]]
+    else:
+        combos = [dict(zip(names, values)) for values in itertools.product(*(axes[d] for d in names))]
+    runs: dict[str, PlannedRun] = {}
+    for combo in combos:
+        for seed in axes["seed"]:
+            settings = {**combo, "seed": seed}
+            cfg = cfgmod.from_dict(base.to_dict(), "sweep")
+            for dest, value in settings.items():
+                section, field = flags[dest]
+                setattr(getattr(cfg, section), field, value)
+            try:
+                cfgmod.validate(cfg)
+            except VQLabError as exc:
+                raise VQLabError(f"sweep setting {run_name(settings, names)}: {exc}") from None
+            name = run_name(settings, names)
+            runs.setdefault(name, PlannedRun(name, settings, cfg))
+    return list(runs.values())
+
+
+def write_plan(out: Path, runs: list[PlannedRun], axes: Sequence[str], vary: bool) -> None:
+    """Record the plan in ``OUT/sweep.json`` (what ``results`` and ``report`` read back)."""
+    atomic_write_json(out / PLAN_FILE, {
+        "axes": [a for a in axes if a != "seed"], "vary": vary,
+        "runs": [{"name": r.name, "setting": r.setting, "settings": r.settings} for r in runs]})
+
+
+def read_plan(out: Path) -> dict[str, Any]:
+    """The plan a sweep folder was run with."""
+    try:
+        return json.loads((Path(out) / PLAN_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        raise VQLabError(f"{out} is not a sweep folder (no readable {PLAN_FILE}); run 'vqlab sweep' first") from None
+
+
+def _comparable(cfg_dict: dict[str, Any]) -> dict[str, Any]:
+    return {s: {k: v for k, v in fields.items() if (s, k) not in RESUMABLE_FIELDS}
+            for s, fields in cfg_dict.items() if s in ("model", "data", "train")}
+
+
+def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
+    """``done`` (its newest checkpoint is at ``steps``, or its time budget is spent), ``partial`` (resume it)
+    or ``new``. A folder holding a run with a different config is an error: the sweep would mix results."""
+    from vqlab.train.checkpoint import latest_checkpoint, read_state
+
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return "new"
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        raise VQLabError(f"{path} is unreadable; remove {run_dir} to train it again") from None
+    if _comparable(saved) != _comparable(cfg.to_dict()):
+        raise VQLabError(f"{run_dir} holds a run with other settings than this sweep plans; "
+                         f"use another --out or remove it")
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is None:
+        return "partial"
+    state = read_state(ckpt)
+    t = cfg.train
+    budget_spent = t.max_minutes is not None and float(state.get("wall_time", 0.0)) >= 60 * t.max_minutes
+    return "done" if state["step"] >= t.steps or budget_spent else "partial"
+
+
+def train_command(run_dir: Path, config_file: Path, cfg: cfgmod.Config, resume: bool) -> list[str]:
+    """The ``python -m vqlab train`` command line that trains (or resumes) one run."""
+    cmd = [sys.executable, "-m", "vqlab", "train", "--out", str(run_dir), "--no-progress"]
+    if not resume:
+        return cmd + ["--config", str(config_file)]
+    t = cfg.train
+    cmd += ["--resume", "--steps", str(t.steps), "--log-every", str(t.log_every), "--eval-every", str(t.eval_every),
+            "--checkpoint-every", str(t.checkpoint_every)]
+    return cmd + (["--max-minutes", str(t.max_minutes)] if t.max_minutes is not None else [])
+
+
+def _child_env(threads: int | None) -> dict[str, str]:
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[2])  # the folder holding the vqlab package
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    if threads is not None:
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+    return env
+
+
+def _last_line(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    return lines[-1] if lines else "empty log"
+
+
+def run_sweep(out: Path, runs: list[PlannedRun], *, jobs: int = 1,
+              echo: Callable[[str], None] = lambda s: None) -> dict[str, str]:
+    """Train every planned run that is not finished, at most ``jobs`` processes at once.
+
+    Each run trains in its own ``python -m vqlab train`` process (log in ``RUN/train.log``); with several jobs
+    each gets ``cores // jobs`` threads. On KeyboardInterrupt the children are stopped (their last checkpoint
+    stays) and the interrupt is re-raised. Returns run name -> ``skipped``/``trained``; a failed run is a
+    VQLabError naming it, raised after the others have finished.
+    """
+    if jobs < 1:
+        raise VQLabError("--jobs must be >= 1")
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    outcome: dict[str, str] = {}
+    todo: list[tuple[PlannedRun, bool]] = []
+    for run in runs:
+        state = run_state(out / RUNS_DIR / run.name, run.config)
+        if state == "done":
+            outcome[run.name] = "skipped"
+        else:
+            todo.append((run, state == "partial"))
+    echo(f"{len(runs)} runs: {len(outcome)} finished, {len(todo)} to train ({jobs} at a time)")
+    running: list[tuple[PlannedRun, subprocess.Popen, Any, float]] = []
+    failed: list[str] = []
+    done = len(outcome)
+    try:
+        while todo or running:
+            while todo and len(running) < jobs:
+                run, resume = todo.pop(0)
+                run_dir = out / RUNS_DIR / run.name
+                config_file = out / CONFIGS_DIR / f"{run.name}.json"
+                atomic_write_text(config_file, run.config.to_json() + "\n")  # JSON is YAML
+                run_dir.mkdir(parents=True, exist_ok=True)
+                log = open(run_dir / "train.log", "a")  # noqa: SIM115 - closed when the process ends
+                proc = subprocess.Popen(train_command(run_dir, config_file, run.config, resume), stdout=log,
+                                        stderr=subprocess.STDOUT, env=_child_env(threads))
+                echo(f"{'resume' if resume else 'start '} {run.name}")
+                running.append((run, proc, log, time.time()))
+            time.sleep(0.2)
+            for item in list(running):
+                run, proc, log, t0 = item
+                if proc.poll() is None:
+                    continue
+                running.remove(item)
+                log.close()
+                done += 1
+                if proc.returncode == 0:
+                    outcome[run.name] = "trained"
+                    echo(f"[{done}/{len(runs)}] {run.name} done in {time.time() - t0:.0f} s")
+                else:
+                    failed.append(f"{run.name} ({_last_line(out / RUNS_DIR / run.name / 'train.log')})")
+                    echo(f"[{done}/{len(runs)}] {run.name} FAILED (exit {proc.returncode})")
+    except BaseException:
+        for _, proc, log, _ in running:
+            proc.terminate()
+        for _, proc, log, _ in running:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+        raise
+    if failed:
+        raise VQLabError(f"{len(failed)} run(s) failed (see RUN/train.log): {'; '.join(failed)}")
+    return outcome

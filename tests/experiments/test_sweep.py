@@ -1,0 +1,113 @@
+"""vqlab sweep: planning (names, product, --vary), skip/resume after a kill, and its user errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+from tests.experiments.conftest import finished_runs
+from vqlab import config as cfgmod
+from vqlab.cli import TRAIN_FLAGS
+from vqlab.errors import VQLabError
+from vqlab.experiments.sweep import _child_env, plan_sweep, run_state, train_command
+
+
+def test_full_product_names_runs_by_their_settings():
+    runs = plan_sweep(cfgmod.Config(), {"num_embeddings": [8, 32], "embedding_dim": [4, 16], "seed": [0, 1, 2]},
+                      TRAIN_FLAGS)
+    assert len(runs) == 12 and runs[0].name == "K8-D4-s0" and runs[-1].name == "K32-D16-s2"
+    assert runs[0].setting == "K8-D4" and runs[0].config.model.num_embeddings == 8
+    assert runs[-1].config.model.embedding_dim == 16 and runs[-1].config.train.seed == 2
+
+
+def test_vary_moves_one_option_at_a_time_and_plans_shared_runs_once():
+    base = cfgmod.Config()  # K=512, D=64
+    runs = plan_sweep(base, {"num_embeddings": [8, 512], "embedding_dim": [4, 64], "seed": [0, 1]}, TRAIN_FLAGS,
+                      vary=True)
+    assert [r.name for r in runs] == ["K8-D64-s0", "K8-D64-s1", "K512-D64-s0", "K512-D64-s1", "K512-D4-s0",
+                                      "K512-D4-s1"]
+
+
+def test_other_option_labels_are_readable():
+    runs = plan_sweep(cfgmod.Config(), {"lr": [1e-3, 2e-4], "ema": [True, False]}, TRAIN_FLAGS)
+    assert [r.name for r in runs] == ["lr0.001-ema_true-s0", "lr0.001-ema_false-s0", "lr0.0002-ema_true-s0",
+                                      "lr0.0002-ema_false-s0"]
+
+
+def test_bad_values_name_the_setting():
+    with pytest.raises(VQLabError, match="K0"):
+        plan_sweep(cfgmod.Config(), {"num_embeddings": [8, 0]}, TRAIN_FLAGS)
+
+
+def test_a_folder_with_another_run_is_refused(tmp_path):
+    cfg = cfgmod.Config()
+    other = cfgmod.Config()
+    other.model.hidden = 7
+    (tmp_path / "config.json").write_text(json.dumps({**other.to_dict(), "channels": 3}))
+    with pytest.raises(VQLabError, match="other settings"):
+        run_state(tmp_path, cfg)
+    assert run_state(tmp_path / "missing", cfg) == "new"
+
+
+def test_resume_command_and_thread_split(tmp_path):
+    cfg = cfgmod.Config()
+    cmd = train_command(tmp_path / "r", tmp_path / "c.json", cfg, resume=True)
+    assert "--resume" in cmd and "--config" not in cmd and cmd[cmd.index("--steps") + 1] == str(cfg.train.steps)
+    assert _child_env(1)["OMP_NUM_THREADS"] == "1"
+    src = _child_env(None)["PYTHONPATH"].split(os.pathsep)[0]
+    assert (Path(src) / "vqlab" / "cli.py").is_file()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["-K", "8,x"], "invalid int"),
+    (["--ema", "maybe"], "true/false"),
+    (["--seeds", "2", "--seed", "0,1"], "either --seeds"),
+    (["-K", "8,16", "--jobs", "0"], "--jobs"),
+])
+def test_user_errors_are_one_line(tmp_path, args, needle):
+    proc = run_cli("sweep", "--out", str(tmp_path / "s"), "--steps", "1", *args)
+    assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_interrupted_sweep_skips_finished_runs_and_resumes_the_rest(interrupted_sweep):
+    out, second = interrupted_sweep["out"], interrupted_sweep["second"]
+    assert second.returncode == 0, second.stderr
+    assert interrupted_sweep["killed_done"], "the sweep was killed before any run finished"
+    names = ["K8-D4-s0", "K8-D8-s0", "K16-D4-s0", "K16-D8-s0"]
+    assert finished_runs(out) == sorted(names)
+    for name, stamps in interrupted_sweep["stamps"].items():  # finished runs were not trained again
+        now = {str(p): p.stat().st_mtime_ns for p in (out / "runs" / name / "checkpoints").rglob("*")}
+        assert now == stamps
+        assert (out / "runs" / name / "train.log").read_text().count("test: ") == 1
+    assert f"{len(interrupted_sweep['killed_done'])} finished" in second.stdout
+    rows = list(csv.DictReader((out / "results.csv").open()))
+    assert sorted(r["name"] for r in rows) == sorted(names)
+    for r in rows:
+        assert float(r["final_train_loss"]) > 0 and float(r["psnr"]) > 0 and r["num_embeddings"] in ("8", "16")
+    assert json.loads((out / "sweep.json").read_text())["axes"] == ["num_embeddings", "embedding_dim"]
+
+
+def test_jobs_run_at_once_and_a_failed_run_is_named(tmp_path, monkeypatch):
+    """Runner only, with stand-in commands instead of training: two at once, failures reported at the end."""
+    import sys
+
+    from vqlab.experiments import sweep as sw
+
+    def fake(run_dir, config_file, cfg, resume):
+        code = ("import os, sys, time; open(sys.argv[1] + '/started', 'w').write(os.environ['OMP_NUM_THREADS']); "
+                "time.sleep(1.0); print('boom'); sys.exit(1 if 'K16' in sys.argv[1] else 0)")
+        return [sys.executable, "-c", code, str(run_dir)]
+
+    monkeypatch.setattr(sw, "train_command", fake)
+    runs = plan_sweep(cfgmod.Config(), {"num_embeddings": [8, 16]}, TRAIN_FLAGS)
+    lines = []
+    with pytest.raises(VQLabError, match=r"K16-s0 \(boom\)"):
+        sw.run_sweep(tmp_path, runs, jobs=2, echo=lines.append)
+    assert lines[1].startswith("start") and lines[2].startswith("start")  # both started before either ended
+    threads = str(max(1, (os.cpu_count() or 1) // 2))
+    assert all((tmp_path / "runs" / r.name / "started").read_text() == threads for r in runs)
