@@ -58,7 +58,7 @@ def worker(impl: str, k: int, n: int, d: int, repeats: int) -> dict:
         vq = VectorQuantizer(k, d, ema=impl == "vqlab-ema").train()
         with torch.no_grad():
             vq.codebook.copy_(torch.randn(k, d))
-        x = z.t().reshape(1, d, n, 1)  # (B, D, H, W) view of the same vectors
+        x = z.view(1, n, 1, d).permute(0, 3, 1, 2)  # (B, D, H, W) view, channels-last like the encoder output
 
         def step():
             out = vq(x)
