@@ -49,6 +49,7 @@ def nearest_codes(z: torch.Tensor, codebook: torch.Tensor, max_chunk_elements: i
 
     z: (N, D), codebook: (K, D) -> (N,) int64. Uses argmin_k ||e_k||^2 - 2 z.e_k as one matrix product per
     chunk of rows, so at most ``max_chunk_elements`` distances (float32) exist at once whatever K is.
+    ``min(1).indices`` rather than ``argmin(1)``: the same first-minimum index, about twice as fast on CPU.
     """
     z = z.float()
     codebook = codebook.float()
@@ -56,12 +57,12 @@ def nearest_codes(z: torch.Tensor, codebook: torch.Tensor, max_chunk_elements: i
     e_sq = codebook.pow(2).sum(1)
     rows = max(1, max_chunk_elements // max(k, 1))
     if rows >= n:
-        return torch.addmm(e_sq, z, codebook.t(), alpha=-2.0).argmin(1)
+        return torch.addmm(e_sq, z, codebook.t(), alpha=-2.0).min(1).indices
     out = torch.empty(n, dtype=torch.long, device=z.device)
     cb_t = codebook.t()
     for start in range(0, n, rows):
         stop = min(start + rows, n)
-        out[start:stop] = torch.addmm(e_sq, z[start:stop], cb_t, alpha=-2.0).argmin(1)
+        out[start:stop] = torch.addmm(e_sq, z[start:stop], cb_t, alpha=-2.0).min(1).indices
     return out
 
 
