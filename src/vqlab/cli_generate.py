@@ -1,0 +1,134 @@
+"""Command line for the generation commands: prior, sample, mix, encode, decode (parsing and printing only).
+
+Registered by :mod:`vqlab.cli`; the work happens in :mod:`vqlab.train.prior`, :mod:`vqlab.generate` and
+:mod:`vqlab.compression`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+
+def add_prior(sub: Any) -> None:
+    p = sub.add_parser("prior", help="train a PixelCNN prior over a VQ-VAE run's code maps", description=(
+        "Encode the training split once (cached in RUN/prior), train a gated PixelCNN over the code maps, store "
+        "it in RUN/prior, and report its test NLL and the VQ-VAE's bits/dim with the learned vs the uniform prior."))
+    p.add_argument("run", type=Path)
+    p.add_argument("--steps", type=int, default=2000, help="optimizer steps (2000)")
+    p.add_argument("--batch-size", type=int, default=64, help="code maps per step (64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (1e-3)")
+    p.add_argument("--dim", type=int, default=64, help="channels of the PixelCNN (64)")
+    p.add_argument("--layers", type=int, default=8, help="gated layers (8)")
+    p.add_argument("--kernel", type=int, default=3, help="odd kernel size (3)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-minutes", type=float, default=None, help="also stop after this much training time")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_generation(sub: Any) -> None:
+    p = sub.add_parser("sample", help="new images from a run's prior (VQ-VAE: its PixelCNN; VAE: N(0, I))")
+    p.add_argument("run", type=Path)
+    p.add_argument("-n", type=int, default=64, help="number of images (64)")
+    p.add_argument("--temperature", type=float, default=1.0, help="divides the prior's logits / scales z (1.0)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", type=Path, required=True, help="grid image to write (.png)")
+    p = sub.add_parser("mix", help="mix the latents of two images (splice by a mask, or interpolate)")
+    p.add_argument("run", type=Path)
+    p.add_argument("a", type=Path, metavar="A")
+    p.add_argument("b", type=Path, metavar="B")
+    p.add_argument("-o", "--output", type=Path, required=True, help="grid image to write: A | mixes | B")
+    p.add_argument("--mode", default="left-right",
+                   help="left-right (default), top-bottom, checker, mask:FILE (white takes A), interpolate")
+    p.add_argument("--steps", type=int, default=8, help="interpolation steps including both ends (8)")
+    p = sub.add_parser("encode", help="store images as VQ-VAE code indices in a .vqz file, with a size report")
+    p.add_argument("run", type=Path)
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    p.add_argument("-o", "--output", type=Path, required=True, help=".vqz file to write")
+    p.add_argument("--entropy", nargs="?", const="prior", default=None, choices=("prior", "freq"),
+                   help="also range-code the indices with the PixelCNN prior (default) or a code-frequency table "
+                        "(write it after the images, or give its value)")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p = sub.add_parser("decode", help="decode a .vqz file written by this run into PNG images")
+    p.add_argument("run", type=Path)
+    p.add_argument("file", type=Path, metavar="FILE.vqz")
+    p.add_argument("-o", "--output", type=Path, required=True, help="folder for image_000.png, ...")
+
+
+def cmd_prior(args: argparse.Namespace) -> int:
+    from vqlab.train.prior import PriorConfig, fit_prior
+
+    pcfg = PriorConfig(dim=args.dim, layers=args.layers, kernel=args.kernel, steps=args.steps,
+                       batch_size=args.batch_size, lr=args.lr, seed=args.seed, max_minutes=args.max_minutes)
+    r = fit_prior(args.run, pcfg, progress=not args.no_progress)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"prior: {r['prior_steps']} steps, test NLL {r['prior_nll_bits_per_latent']:.3f} bits/latent "
+          f"(uniform: {r['uniform_bits_per_latent']:.3f})")
+    print(f"{'bits/dim':>10} {'recon':>8} {'rate':>8} {'total':>8}")
+    print(f"{'uniform':>10} {r['recon_bits_per_dim']:8.4f} {r['uniform_rate_bits_per_dim']:8.4f} "
+          f"{r['bits_per_dim_uniform']:8.4f}")
+    print(f"{'PixelCNN':>10} {r['recon_bits_per_dim']:8.4f} {r['prior_rate_bits_per_dim']:8.4f} "
+          f"{r['bits_per_dim_prior']:8.4f}")
+    print(f"prior stored in {args.run / 'prior'}")
+    return 0
+
+
+def _load_for_generation(run: Path):
+    from vqlab.train.device import default_device
+    from vqlab.train.run import load_run
+
+    return load_run(run, default_device())
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from vqlab.eval.samples import save_png
+    from vqlab.generate import sample_images, tile
+
+    images = sample_images(_load_for_generation(args.run), args.n, temperature=args.temperature, seed=args.seed)
+    save_png(args.output, tile(images, scale=max(1, 128 // images.shape[-1])))
+    print(f"wrote {args.output} ({args.n} samples, temperature {args.temperature}, seed {args.seed})")
+    return 0
+
+
+def cmd_mix(args: argparse.Namespace) -> int:
+    from vqlab.eval.samples import save_png
+    from vqlab.generate import mix_images
+
+    save_png(args.output, mix_images(_load_for_generation(args.run), args.a, args.b, args.mode, args.steps))
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _format_compression(r: dict[str, Any], out: Path) -> str:
+    lines = [f"{out}: {r['images']} images, {r['pixels']} pixels, {r['codes']} codes of K={r['K']} ({r['coding']})",
+             f"{'format':<22}{'bytes':>9}{'bpp':>9}{'PSNR dB':>9}{'ratio':>8}",
+             f"{'.vqz ' + r['coding']:<22}{r['file_bytes']:>9}{r['bpp']:>9.3f}{r['psnr']:>9.2f}{1.0:>8.2f}",
+             f"{'PNG (lossless)':<22}{r['png_bytes']:>9}{r['png_bpp']:>9.3f}{'inf':>9}{r['ratio_png']:>8.2f}"]
+    if r["jpeg_bytes"] is None:
+        lines.append("JPEG: no quality reaches the .vqz PSNR")
+    else:
+        lines.append(f"{'JPEG q=' + str(r['jpeg_quality']) + ' (equal PSNR)':<22}{r['jpeg_bytes']:>9}"
+                     f"{r['jpeg_bpp']:>9.3f}{r['jpeg_psnr']:>9.2f}{r['ratio_jpeg']:>8.2f}")
+    lines.append("ratio = that format's bytes / the .vqz bytes (headers included)")
+    return "\n".join(lines)
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from vqlab.compression import encode_files
+
+    report = encode_files(_load_for_generation(args.run), args.images, args.output, args.entropy)
+    print(json.dumps(report) if args.json else _format_compression(report, args.output))
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from vqlab.compression import decode_file
+
+    written = decode_file(_load_for_generation(args.run), args.file, args.output)
+    print(f"wrote {len(written)} images to {args.output}")
+    return 0
