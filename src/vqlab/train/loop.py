@@ -221,9 +221,3 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
         # Resumed a finished run: report its metrics without training further.
         final = evaluate_model(model, task, dataset.test, batch_size=t.eval_batch_size, device=device, dtype=dtype)
     return final
-
-
-def wall_time_of(run_dir: Path) -> float:
-    """Seconds of training recorded in a run's newest checkpoint (NaN when it has none)."""
-    ckpt = latest_checkpoint(run_dir)
-    return float(read_state(ckpt).get("wall_time", math.nan)) if ckpt else math.nan
