@@ -56,7 +56,7 @@ def _train_losses(run: Path) -> dict[int, dict]:
 @pytest.fixture(scope="module")
 def common(image_folder) -> list[str]:
     return ["--data", f"folder:{image_folder}", *TINY, "--batch-size", "8", "--log-every", "1",
-            "--eval-every", "1000", "--checkpoint-every", "15", "--seed", "5", "--restart-after", "3"]
+            "--eval-every", "1000", "--checkpoint-every", "15", "--seed", "5", "--restart-after", "3", "--hflip"]
 
 
 @pytest.fixture(scope="module")

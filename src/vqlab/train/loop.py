@@ -11,6 +11,7 @@ import torch
 
 from vqlab import config as cfgmod
 from vqlab.data import load_dataset
+from vqlab.data.augment import flip_mask, hflip
 from vqlab.data.tasks import Task
 from vqlab.errors import VQLabError
 from vqlab.eval.metrics import autocast_context, evaluate_model, predict_rgb, task_target_rgb
@@ -20,6 +21,7 @@ from vqlab.train import run as rundir
 from vqlab.train.checkpoint import latest_checkpoint, load_training_state, load_weights, read_state, save_checkpoint
 from vqlab.train.device import default_device, resolve_precision
 from vqlab.train.distributed import DistContext, agree, barrier, init_distributed, mean_over_ranks, shutdown
+from vqlab.train.schedule import budget_fraction, lr_factor
 
 NUM_SAMPLE_IMAGES = 8
 # Scalar fields of a model output logged in the training rows when the model has them (besides loss, recon_loss).
@@ -160,14 +162,21 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
     model.train()
     try:
         for step in range(start_step + 1, t.steps + 1):
-            idx = sampler(step - 1)[ctx.rank * local_batch:(ctx.rank + 1) * local_batch]
-            inputs, targets = task.prepare(dataset.train[idx])
+            mine = slice(ctx.rank * local_batch, (ctx.rank + 1) * local_batch)
+            images = dataset.train[sampler(step - 1)[mine]]
+            if cfg.data.hflip:
+                images = hflip(images, flip_mask(t.seed, step, t.batch_size)[mine])
+            inputs, targets = task.prepare(images)
             inputs = inputs.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             targets = targets.to(device, non_blocking=True)
             with autocast_context(device, dtype):
                 out = forward(inputs, targets)
             stats = _step_stats(out)
-            values = mean_over_ranks(ctx, torch.stack([v.detach().float() for v in stats.values()]))
+            # The wall time rides along so that every rank anneals the learning rate by the same clock.
+            local = [v.detach().float() for v in stats.values()]
+            local.append(torch.tensor(wall_offset + time.time() - t0, device=local[0].device))
+            values = mean_over_ranks(ctx, torch.stack(local))
+            values, clock = values[:-1], float(values[-1])
             loss_value = float(values[0])
             if not math.isfinite(loss_value):
                 where = f"step {last_good}" if last_good is not None else "none (no checkpoint was written yet)"
@@ -175,6 +184,10 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
                                  f"Last good checkpoint: {where}. Try a lower --lr or --precision fp32")
             optimizer.zero_grad(set_to_none=True)
             out.loss.backward()
+            lr = t.lr * lr_factor(t.lr_schedule, step, budget_fraction(step - 1, t.steps, clock, t.max_minutes),
+                                  t.warmup_steps)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             optimizer.step()
 
             sums = values if sums is None else sums + values
@@ -185,7 +198,7 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
             last = step == t.steps or (t.max_minutes is not None and not agree(ctx, wall < 60 * t.max_minutes))
 
             if ctx.is_main and (step % t.log_every == 0 or last):
-                row = {"split": "train", "step": step, "wall_time": round(wall, 3),
+                row = {"split": "train", "step": step, "wall_time": round(wall, 3), "lr": lr,
                        **{k: float(v) / n_sum for k, v in zip(stats, sums)}}
                 rundir.append_metrics(run_dir, row)
                 bar.set_postfix({k: f"{row[k]:.4g}" for k in ("loss", "perplexity") if k in row})
