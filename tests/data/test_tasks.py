@@ -43,6 +43,26 @@ def test_colorize_lab_targets_rebuild_the_colours():
     assert rgb[:, 0].mean() > rgb[:, 1].mean()
 
 
+def test_colorize_ycbcr_rebuilds_the_image_exactly_with_the_input_luma():
+    task = Task("colorize", 3, "ycbcr")
+    assert (task.in_channels, task.out_channels) == (1, 2)
+    batch = _batch(seed=3)
+    inputs, targets = task.prepare(batch)
+    assert targets.shape == (2, 2, 8, 8) and targets.abs().max() <= 0.5
+    # JPEG's full-range chroma of pure red: Cb = -0.1687, Cr = 0.5
+    red = torch.zeros(1, 3, 1, 1, dtype=torch.uint8)
+    red[:, 0] = 255
+    assert torch.allclose(task.prepare(red)[1].flatten(), torch.tensor([-0.168736, 0.5]), atol=1e-5)
+    assert torch.allclose(task.output_to_rgb(targets, inputs), to_unit(batch), atol=1e-5)
+    # zero chroma is the gray baseline: the input's luma in all three channels
+    gray = task.output_to_rgb(torch.zeros_like(targets), inputs)
+    assert torch.allclose(gray, (inputs + 0.5).expand(-1, 3, -1, -1), atol=1e-6)
+    # whatever chroma is predicted, the output's luma is the input's (unless clipping to [0, 1] bites)
+    out = task.output_to_rgb(0.05 * torch.randn_like(targets), inputs)
+    inside = ((out > 0) & (out < 1)).all(1, keepdim=True)
+    assert torch.allclose(luminance(out)[inside], (inputs + 0.5)[inside], atol=1e-5)
+
+
 def test_colorize_needs_colour_data_and_known_options():
     with pytest.raises(VQLabError, match="colour"):
         Task("colorize", 1)

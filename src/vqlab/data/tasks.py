@@ -3,8 +3,10 @@
 Scale convention: pixel values v in [0, 255] become v / 255 - 0.5, so inputs and RGB targets lie in [-0.5, 0.5].
 
 - ``reconstruct``: input = target = the image (1 or 3 channels).
-- ``colorize``: input = luminance (1 channel); target = RGB (3 channels), or with ``color_space="lab"`` the
-  CIELAB a*b* channels scaled by 1/200 (2 channels) whose RGB image is rebuilt with the input's lightness.
+- ``colorize``: input = luminance (1 channel); target = RGB (3 channels), or only the colour, whose RGB image
+  is rebuilt with the input's own luminance: ``color_space="ycbcr"`` the chroma Cb, Cr of full-range BT.601
+  YCbCr (2 channels, in [-0.5, 0.5]; a linear map, so the rebuilt image's luma is exactly the input), or
+  ``color_space="lab"`` the CIELAB a*b* channels scaled by 1/200 (2 channels) with the input's lightness.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from vqlab.errors import VQLabError
 # ITU-R BT.601 luma weights: what PIL's convert("L") uses, so a grayscale file and our input agree.
 LUMA = (0.299, 0.587, 0.114)
 AB_SCALE = 200.0
+# Full-range BT.601 (JPEG) chroma: Cb = (B - Y) / CB_SCALE, Cr = (R - Y) / CR_SCALE.
+CB_SCALE = 2 * (1 - LUMA[2])
+CR_SCALE = 2 * (1 - LUMA[0])
 
 
 def to_unit(batch: torch.Tensor) -> torch.Tensor:
@@ -55,6 +60,20 @@ def _lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.clip(rgb, 0.0, 1.0)).float().permute(0, 3, 1, 2).to(lab.device)
 
 
+def rgb_to_chroma(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB in [0, 1] (B, 3, H, W) -> BT.601 chroma (Cb, Cr) in [-0.5, 0.5], (B, 2, H, W)."""
+    y = luminance(rgb)
+    return torch.cat([(rgb[:, 2:3] - y) / CB_SCALE, (rgb[:, 0:1] - y) / CR_SCALE], dim=1)
+
+
+def ycbcr_to_rgb(y: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
+    """Luma (B, 1, H, W) in [0, 1] and chroma (B, 2, H, W) -> RGB (B, 3, H, W), clipped to [0, 1]."""
+    r = y + CR_SCALE * chroma[:, 1:2]
+    b = y + CB_SCALE * chroma[:, 0:1]
+    g = (y - LUMA[0] * r - LUMA[2] * b) / LUMA[1]
+    return torch.cat([r, g, b], dim=1).clamp(0.0, 1.0)
+
+
 def gray_to_rgb(x: torch.Tensor) -> torch.Tensor:
     """Repeat a 1-channel image to 3 channels; 3-channel images pass through. (B, C, H, W) -> (B, 3, H, W)."""
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
@@ -73,8 +92,8 @@ class Task:
             raise VQLabError(f"unknown task {self.name!r} (choose from reconstruct, colorize)")
         if self.name == "colorize" and self.data_channels != 3:
             raise VQLabError("the colorize task needs colour images; this dataset is grayscale")
-        if self.color_space not in ("rgb", "lab"):
-            raise VQLabError(f"unknown color space {self.color_space!r} (choose from rgb, lab)")
+        if self.color_space not in ("rgb", "ycbcr", "lab"):
+            raise VQLabError(f"unknown color space {self.color_space!r} (choose from rgb, ycbcr, lab)")
 
     @property
     def in_channels(self) -> int:
@@ -84,7 +103,7 @@ class Task:
     def out_channels(self) -> int:
         if self.name == "reconstruct":
             return self.data_channels
-        return 2 if self.color_space == "lab" else 3
+        return 3 if self.color_space == "rgb" else 2
 
     def inputs_from_unit(self, rgb: torch.Tensor) -> torch.Tensor:
         """Model input from images in [0, 1]. (B, C, H, W) -> (B, in_channels, H, W)."""
@@ -100,6 +119,8 @@ class Task:
         inputs = self.inputs_from_unit(unit)
         if self.name == "colorize" and self.color_space == "lab":
             targets = _rgb_to_lab(unit)[:, 1:] / AB_SCALE
+        elif self.name == "colorize" and self.color_space == "ycbcr":
+            targets = rgb_to_chroma(unit)
         else:
             targets = unit - 0.5
         return inputs, targets
@@ -110,6 +131,8 @@ class Task:
         if self.name == "colorize" and self.color_space == "lab":
             lightness = (inputs.float() + 0.5) * 100.0
             return _lab_to_rgb(torch.cat([lightness, output * AB_SCALE], dim=1))
+        if self.name == "colorize" and self.color_space == "ycbcr":
+            return ycbcr_to_rgb(inputs.float() + 0.5, output)
         return gray_to_rgb((output + 0.5).clamp(0.0, 1.0))
 
     def input_to_rgb(self, inputs: torch.Tensor) -> torch.Tensor:
