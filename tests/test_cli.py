@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from PIL import Image
 
 from tests.conftest import TINY, run_cli
 from vqlab import cli
+from vqlab import config as cfgmod
 from vqlab.train import run as rundir
 
 
@@ -95,7 +98,8 @@ def test_colorize_refuses_a_reconstruct_run(trained, tmp_path, image_folder):
 
 def test_resume_after_interruption_reproduces_the_uninterrupted_run(image_folder, tmp_path, monkeypatch, capsys):
     common = ["--data", f"folder:{image_folder}", *TINY, "--steps", "40", "--log-every", "5",
-              "--eval-every", "20", "--checkpoint-every", "20", "--seed", "3", "--restart-after", "4"]
+              "--eval-every", "20", "--checkpoint-every", "20", "--seed", "3", "--restart-after", "4",
+              "--lr-schedule", "cosine", "--warmup-steps", "5", "--hflip"]
     full, broken = tmp_path / "full", tmp_path / "broken"
     assert cli.main(["train", "--out", str(full), *common]) == 0
 
@@ -122,6 +126,9 @@ def test_resume_after_interruption_reproduces_the_uninterrupted_run(image_folder
                 assert ra[key] == rb[key]
             elif key != "wall_time":
                 assert ra[key] == pytest.approx(rb[key], rel=1e-6, abs=1e-9), (ra["step"], key)
+    lrs = [r["lr"] for r in _train_rows(full)]  # cosine after warm-up: falls to ~0 at the last step
+    assert lrs[0] == pytest.approx(cfgmod.TrainConfig().lr * 0.5 * (1 + math.cos(math.pi * 4 / 40)))
+    assert all(x > y for x, y in itertools.pairwise(lrs)) and lrs[-1] < 0.01 * lrs[0]
 
 
 def test_resume_refuses_changing_the_model(trained):
@@ -148,6 +155,9 @@ def test_non_finite_loss_stops_with_an_error_and_keeps_the_last_good_checkpoint(
     (["train", "--out", "{tmp}/r", "--embedding-dim", "-3"], "embedding-dim"),
     (["train", "--out", "{tmp}/r", "--steps", "abc"], "--steps"),
     (["train", "--out", "{tmp}/r", "--task", "paint"], "paint"),
+    (["train", "--out", "{tmp}/r", "--color-space", "hsv"], "ycbcr"),
+    (["train", "--out", "{tmp}/r", "--lr-schedule", "linear"], "--lr-schedule"),
+    (["train", "--out", "{tmp}/r", "--warmup-steps", "-1"], "--warmup-steps"),
     (["train", "--out", "{tmp}/r", "--data", "nosuchdata"], "nosuchdata"),
     (["train", "--out", "{tmp}/r", "--data", "folder:{tmp}/missing"], "missing"),
     (["train", "--out", "{tmp}/r", "--preset", "huge"], "huge"),

@@ -6,7 +6,8 @@ from vqlab.errors import VQLabError
 
 def test_defaults_and_presets():
     cfg = cfgmod.validate(cfgmod.Config())
-    assert cfg.model.name == "vqvae" and cfg.data.dataset == "photos" and cfg.train.lr == 2e-4
+    assert cfg.model.name == "vqvae" and cfg.data.dataset == "photos"
+    assert (cfg.train.lr, cfg.train.batch_size, cfg.train.steps) == (1e-3, 32, 3000)
     paper = cfgmod.preset("paper")
     assert (paper.model.hidden, paper.model.num_embeddings, paper.model.embedding_dim) == (256, 512, 64)
     assert (paper.train.batch_size, paper.train.lr, paper.train.steps) == (128, 2e-4, 250_000)
@@ -16,10 +17,30 @@ def test_defaults_and_presets():
         cfgmod.preset("nope")
 
 
+@pytest.mark.parametrize("task,model,likelihood,expected", [
+    ("reconstruct", "vqvae", "mse", "rgb"),
+    ("colorize", "vqvae", "mse", "ycbcr"),
+    ("colorize", "vae", "mse", "ycbcr"),
+    ("colorize", "vqvae", "logistic", "rgb"),
+    ("colorize", "vimco", "mse", "rgb"),
+])
+def test_auto_color_space_resolves_before_a_config_is_saved(task, model, likelihood, expected):
+    cfg = cfgmod.Config()
+    assert cfg.data.color_space == "auto"
+    cfg.data.task, cfg.model.name, cfg.model.likelihood = task, model, likelihood
+    assert cfgmod.validate(cfg).data.color_space == expected
+    cfg.data.color_space = "lab"  # an explicit choice stays
+    if expected != "rgb" or task == "reconstruct":
+        assert cfgmod.validate(cfg).data.color_space == "lab"
+    else:
+        with pytest.raises(VQLabError, match="--color-space"):
+            cfgmod.validate(cfg)
+
+
 def test_yaml_overrides_and_round_trip(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("model:\n  num_embeddings: 64\ntrain:\n  steps: 7\n")
-    cfg = cfgmod.load_yaml(path, cfgmod.preset("paper"))
+    cfg = cfgmod.validate(cfgmod.load_yaml(path, cfgmod.preset("paper")))  # a saved config is a validated one
     assert cfg.model.num_embeddings == 64 and cfg.model.hidden == 256 and cfg.train.steps == 7
     assert cfgmod.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()
 
@@ -37,6 +58,10 @@ def test_yaml_overrides_and_round_trip(tmp_path):
     ("train", "lr", 0, "lr"),
     ("train", "batch_size", True, "batch_size"),
     ("train", "precision", "fp16", "precision"),
+    ("train", "lr_schedule", "step", "lr-schedule"),
+    ("train", "warmup_steps", -2, "warmup-steps"),
+    ("data", "hflip", "yes", "hflip"),
+    ("data", "color_space", "hsv", "color space"),
 ])
 def test_validation_names_the_bad_option(section, field, value, needle):
     cfg = cfgmod.Config()

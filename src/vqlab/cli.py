@@ -38,7 +38,9 @@ TRAIN_FLAGS: dict[str, tuple[str, str]] = {
     "vimco_samples": ("model", "vimco_samples"),
     "data": ("data", "dataset"), "task": ("data", "task"), "color_space": ("data", "color_space"),
     "image_size": ("data", "image_size"), "data_root": ("data", "root"), "download": ("data", "download"),
+    "hflip": ("data", "hflip"),
     "steps": ("train", "steps"), "batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
+    "lr_schedule": ("train", "lr_schedule"), "warmup_steps": ("train", "warmup_steps"),
     "seed": ("train", "seed"), "precision": ("train", "precision"), "compile": ("train", "compile"),
     "log_every": ("train", "log_every"), "eval_every": ("train", "eval_every"),
     "checkpoint_every": ("train", "checkpoint_every"), "max_minutes": ("train", "max_minutes"),
@@ -89,12 +91,19 @@ def _add_train(sub: Any) -> None:
     g.add_argument("--data-root", default=S, help="folder of cifar10 / mnist / fashion-mnist files")
     g.add_argument("--download", action="store_true", default=S, help="download CIFAR-10 if missing")
     g.add_argument("--task", default=S, help="reconstruct (default) or colorize")
-    g.add_argument("--color-space", default=S, help="colorize target: rgb (default) or lab (a*b*)")
+    g.add_argument("--color-space", default=S, help=(
+        "colorize target: auto (default: ycbcr with --likelihood mse, else rgb), ycbcr or lab (predict the "
+        "colour, keep the input's luma or lightness), rgb (predict all three channels)"))
+    g.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=S,
+                   help="mirror a random half of each training batch left-right")
     g.add_argument("--image-size", type=int, default=S, help="resize images to this size (multiple of 4)")
     g = p.add_argument_group("training")
     g.add_argument("--steps", type=int, default=S, help="optimizer steps")
     g.add_argument("--batch-size", type=int, default=S, help="images per step")
-    g.add_argument("--lr", type=float, default=S, help="Adam learning rate (2e-4)")
+    g.add_argument("--lr", type=float, default=S, help="Adam learning rate (1e-3; paper preset 2e-4)")
+    g.add_argument("--lr-schedule", default=S, help=(
+        "constant (default) or cosine: anneal to 0 over --steps, or over --max-minutes if that runs out first"))
+    g.add_argument("--warmup-steps", type=int, default=S, help="linear learning-rate warm-up steps (0)")
     g.add_argument("--seed", type=int, default=S, help="random seed")
     g.add_argument("--precision", default=S, help="auto (default: bf16 where the hardware is fast), fp32, bf16")
     g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=S, help="torch.compile the model")

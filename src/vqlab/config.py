@@ -16,8 +16,11 @@ from vqlab.errors import VQLabError
 MODELS = ("vqvae", "vae", "vimco")
 LIKELIHOOD_NAMES = ("mse", "softmax256", "logistic", "gaussian")
 TASKS = ("reconstruct", "colorize")
-COLOR_SPACES = ("rgb", "lab")
+COLOR_SPACES = ("rgb", "ycbcr", "lab")
+# "auto" colour space: colorize keeps the input's luma and predicts chroma (ycbcr) where the likelihood is a
+# plain MSE; the 8-bit likelihood heads and VIMCO model RGB sub-pixels, so they get rgb. Reconstruct: rgb.
 PRECISIONS = ("auto", "fp32", "bf16")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -50,25 +53,32 @@ class DataConfig:
 
     dataset: str = "photos"
     task: str = "reconstruct"
-    color_space: str = "rgb"
+    color_space: str = "auto"
     image_size: int | None = None
     root: str | None = None
     download: bool = False
+    # Mirror a random half of each training batch left-right (seeded by step: resumable, DDP-exact).
+    hflip: bool = False
 
 
 @dataclass
 class TrainConfig:
     """Optimisation, logging and checkpointing."""
 
-    steps: int = 1500
-    batch_size: int = 64
-    lr: float = 2e-4
+    # CPU-friendly defaults, tuned for test PSNR per wall-clock minute on `photos` (docs/performance.md):
+    # smaller batches and a higher rate than the paper's 128 and 2e-4 (see the "paper" preset).
+    steps: int = 3000
+    batch_size: int = 32
+    lr: float = 1e-3
+    # "constant" or "cosine" (train/schedule.py); a time-budgeted run anneals over --max-minutes.
+    lr_schedule: str = "constant"
+    warmup_steps: int = 0
     seed: int = 0
     precision: str = "auto"
     compile: bool = False
     log_every: int = 10
-    eval_every: int = 500
-    checkpoint_every: int = 500
+    eval_every: int = 1000
+    checkpoint_every: int = 1000
     eval_batch_size: int = 256
     keep_checkpoints: int = 2
     max_minutes: float | None = None
@@ -170,7 +180,8 @@ def _is_num(v: Any) -> bool:
 
 
 def validate(cfg: Config) -> Config:
-    """Check types and ranges; raise VQLabError naming the first bad option."""
+    """Check types and ranges and resolve ``auto`` choices in place; raise VQLabError naming the first bad
+    option."""
     m, d, t = cfg.model, cfg.data, cfg.train
     _check(m.name in MODELS, f"unknown model {m.name!r} (choose from {', '.join(MODELS)})")
     for name in ("hidden", "num_res_blocks", "num_embeddings", "embedding_dim", "restart_after", "logistic_mixtures",
@@ -191,20 +202,30 @@ def validate(cfg: Config) -> Config:
     _check(m.vimco_samples >= 2, "--vimco-samples must be >= 2 (the leave-one-out baseline needs two)")
     for name in ("ema", "kmeans_init"):
         _check(isinstance(getattr(m, name), bool), f"model.{name} must be true or false")
+    _check(isinstance(d.hflip, bool), "data.hflip must be true or false")
     _check(isinstance(d.dataset, str) and d.dataset != "", "data.dataset must be a dataset name")
     _check(d.task in TASKS, f"unknown task {d.task!r} (choose from {', '.join(TASKS)})")
-    _check(d.color_space in COLOR_SPACES, f"unknown color space {d.color_space!r} (choose from rgb, lab)")
+    if d.color_space == "auto":
+        chroma = d.task == "colorize" and m.likelihood == "mse" and m.name != "vimco"
+        d.color_space = "ycbcr" if chroma else "rgb"
+    _check(d.color_space in COLOR_SPACES,
+           f"unknown color space {d.color_space!r} (choose from auto, {', '.join(COLOR_SPACES)})")
     _check(m.likelihood == "mse" or d.task == "reconstruct" or d.color_space == "rgb",
-           f"--likelihood {m.likelihood} models 8-bit pixels; colorize with --color-space lab needs --likelihood mse")
+           f"--likelihood {m.likelihood} models 8-bit pixels; colorize with --color-space {d.color_space} "
+           "needs --likelihood mse")
+    _check(m.name != "vimco" or d.task == "reconstruct" or d.color_space == "rgb",
+           "--model vimco models 8-bit RGB sub-pixels; colorize with it needs --color-space rgb")
     if d.image_size is not None:
         _check(_is_int(d.image_size) and d.image_size >= 4 and d.image_size % 4 == 0,
                "--image-size must be a multiple of 4 (>= 4)")
-    for name in ("steps", "batch_size", "log_every", "eval_every", "checkpoint_every", "eval_batch_size",
+    for name in ("steps", "warmup_steps", "batch_size", "log_every", "eval_every", "checkpoint_every", "eval_batch_size",
                  "keep_checkpoints", "seed"):
         _check(_is_int(getattr(t, name)), f"train.{name} must be an integer")
     _check(t.steps >= 1, "--steps must be >= 1")
     _check(t.batch_size >= 1, "--batch-size must be >= 1")
     _check(_is_num(t.lr) and t.lr > 0, "--lr must be > 0")
+    _check(t.lr_schedule in SCHEDULES, f"--lr-schedule must be one of {', '.join(SCHEDULES)}")
+    _check(t.warmup_steps >= 0, "--warmup-steps must be >= 0")
     _check(t.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}")
     _check(t.log_every >= 1 and t.eval_every >= 1 and t.checkpoint_every >= 1 and t.eval_batch_size >= 1,
            "log/eval/checkpoint intervals and eval batch size must be >= 1")
