@@ -33,7 +33,8 @@ def main() -> None:
     device = torch.device(args.device)
     cfg = cfgmod.preset("paper")
     cfg.data.task = "colorize"
-    task = Task("colorize", 3)
+    cfgmod.validate(cfg)  # the default colour space, as `vqlab train --preset paper --task colorize` would use
+    task = Task("colorize", 3, cfg.data.color_space)
     model = build_model(cfg.model, task.in_channels, task.out_channels).to(device, memory_format=torch.channels_last)
     run = LoadedRun(model=model.eval(), config=cfg, task=task, step=0, run_dir=Path("."))
     dtype = resolve_precision("auto", device)
@@ -46,7 +47,8 @@ def main() -> None:
             torch.cuda.synchronize()
         if i:
             times.append(time.perf_counter() - t0)
-    print(f"{args.size}x{args.size} colorize, h=256 K=512 D=64, {'bf16' if dtype else 'fp32'} on {device}, "
+    print(f"{args.size}x{args.size} colorize ({task.color_space}), h=256 K=512 D=64, "
+          f"{'bf16' if dtype else 'fp32'} on {device}, "
           f"{torch.get_num_threads()} threads: median {statistics.median(times):.2f} s over {args.repeats} "
           f"(output {tuple(out.shape)})")
 

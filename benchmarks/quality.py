@@ -9,7 +9,7 @@ The plain loop is the paper's form: h=128, K=512, D=64, beta=0.25, loss-based co
 vqlab runs `vqlab train` defaults with `--max-minutes`. For colorize, the gray baseline (output = the input's
 luminance) is printed as the floor.
 
-    python benchmarks/quality.py --minutes 8 [--tasks reconstruct,colorize]
+    python benchmarks/quality.py --minutes 8 [--tasks reconstruct,colorize] [--methods plain,vqlab]
 """
 
 from __future__ import annotations
@@ -87,7 +87,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--minutes", type=float, default=8.0)
     p.add_argument("--tasks", default="reconstruct,colorize")
+    p.add_argument("--methods", default="plain,vqlab", help="which of plain, vqlab to train (both)")
     args = p.parse_args()
+    methods = [{"plain": "plain loop", "vqlab": "vqlab default"}[m] for m in args.methods.split(",")]
 
     from vqlab.data import load_dataset
     from vqlab.data.tasks import Task
@@ -98,7 +100,7 @@ def main() -> None:
     print(f"{'task':<12}{'method':<16}{'steps':>7}{'test PSNR':>11}{'usage':>8}")
     for name in args.tasks.split(","):
         task = Task(name, data.channels)
-        for method in ("plain loop", "vqlab default"):
+        for method in methods:
             r = plain_loop(data, task, args.minutes) if method == "plain loop" else vqlab_default(name, args.minutes)
             print(f"{name:<12}{method:<16}{r['steps']:>7}{r['psnr']:>10.2f} {100 * r['usage']:>6.1f}%", flush=True)
         if name == "colorize":

@@ -7,11 +7,11 @@ from vqlab.errors import VQLabError
 def test_defaults_and_presets():
     cfg = cfgmod.validate(cfgmod.Config())
     assert cfg.model.name == "vqvae" and cfg.data.dataset == "photos"
-    assert (cfg.train.lr, cfg.train.batch_size, cfg.train.steps) == (1e-3, 32, 3000)
+    assert (cfg.train.lr, cfg.train.batch_size, cfg.train.steps, cfg.train.lr_schedule) == (1e-3, 32, 3000, "cosine")
     paper = cfgmod.preset("paper")
     assert (paper.model.hidden, paper.model.num_embeddings, paper.model.embedding_dim) == (256, 512, 64)
     assert (paper.train.batch_size, paper.train.lr, paper.train.steps) == (128, 2e-4, 250_000)
-    assert paper.model.beta == 0.25 and not paper.model.ema
+    assert paper.model.beta == 0.25 and not paper.model.ema and paper.train.lr_schedule == "constant"
     assert cfgmod.preset("default").to_dict() == cfgmod.Config().to_dict()
     with pytest.raises(VQLabError, match="unknown preset"):
         cfgmod.preset("nope")

@@ -71,7 +71,7 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-3
     # "constant" or "cosine" (train/schedule.py); a time-budgeted run anneals over --max-minutes.
-    lr_schedule: str = "constant"
+    lr_schedule: str = "cosine"
     warmup_steps: int = 0
     seed: int = 0
     precision: str = "auto"
@@ -106,7 +106,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {
         "model": {"hidden": 256, "num_embeddings": 512, "embedding_dim": 64, "ema": False, "kmeans_init": False,
                   "restart_after": 0},
-        "train": {"batch_size": 128, "lr": 2e-4, "steps": 250_000, "eval_every": 5000, "checkpoint_every": 5000},
+        "train": {"batch_size": 128, "lr": 2e-4, "lr_schedule": "constant", "steps": 250_000, "eval_every": 5000,
+                  "checkpoint_every": 5000},
     },
     # Seconds-long runs for smoke tests and CI.
     "tiny": {

@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import run_cli
 from tests.experiments.conftest import finished_runs
 from vqlab import config as cfgmod
-from vqlab.cli import TRAIN_FLAGS
+from vqlab.cli_train import TRAIN_FLAGS
 from vqlab.errors import VQLabError
 from vqlab.experiments.sweep import _child_env, plan_sweep, run_state, train_command
 

@@ -30,7 +30,7 @@ CONFIGS_DIR = "configs"
 # Short labels of common options in run names; other options use their flag name.
 LABELS = {"num_embeddings": "K", "embedding_dim": "D", "hidden": "h", "seed": "s", "model": "", "lr": "lr",
           "batch_size": "b", "steps": "steps", "likelihood": "", "task": "", "data": ""}
-# Options a finished run may change without being trained again from scratch (see cli.RESUMABLE).
+# Options a finished run may change without being trained again from scratch (see cli_train.RESUMABLE).
 RESUMABLE_FIELDS = {("train", "steps"), ("train", "log_every"), ("train", "eval_every"),
                     ("train", "checkpoint_every"), ("train", "max_minutes")}
 
@@ -69,7 +69,7 @@ def plan_sweep(base: cfgmod.Config, axes: dict[str, list[Any]], flags: dict[str,
 
     The full product by default; with ``vary`` one axis at a time, the others at their value in ``base``
     (runs that coincide, such as the all-defaults run, are planned once). ``flags`` maps each dest to its
-    (config section, field), as :data:`vqlab.cli.TRAIN_FLAGS`. Every config is validated.
+    (config section, field), as :data:`vqlab.cli_train.TRAIN_FLAGS`. Every config is validated.
     """
     axes = {dest: list(dict.fromkeys(values)) for dest, values in axes.items()}
     axes.setdefault("seed", [base.train.seed])

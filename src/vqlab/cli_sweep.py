@@ -1,0 +1,121 @@
+"""Command line for ``vqlab sweep`` and ``vqlab report`` (parsing and printing only).
+
+Registered by :mod:`vqlab.cli`; the work happens in :mod:`vqlab.experiments`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from vqlab import config as cfgmod
+from vqlab.cli_train import TRAIN_FLAGS, add_train
+from vqlab.errors import VQLabError
+
+
+def _sweep_value(kind: Any) -> Any:
+    """An argparse type that reads a comma list, converting each item with ``kind`` (a bool reads true/false)."""
+    def convert(text: str) -> list[Any]:
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"empty list {text!r}")
+        if kind is bool:
+            table = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+            if any(x.lower() not in table for x in items):
+                raise argparse.ArgumentTypeError(f"expected true/false values, got {text!r}")
+            return [table[x.lower()] for x in items]
+        try:
+            return [kind(x) for x in items]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} in {text!r}") from None
+    return convert
+
+
+def add_sweep(sub: Any) -> None:
+    p = sub.add_parser("sweep", help="train a grid of runs (any train option may be a comma list) and plot them",
+                       description=(
+        "Train one run per combination of the comma-separated train options into OUT/runs/NAME, then write "
+        "OUT/results.csv and OUT/figures/. Run it again after an interruption: finished runs are skipped, "
+        "unfinished ones resume. Boolean options take values here: --ema true,false."))
+    p.add_argument("--out", required=True, type=Path, help="sweep folder")
+    p.add_argument("--preset", default=None, help=f"one of: {', '.join(cfgmod.PRESETS)}")
+    p.add_argument("--config", type=Path, default=None, help="YAML file with model:/data:/train: sections")
+    p.add_argument("--seeds", type=int, default=None, help="N seeds per setting: train.seed 0..N-1")
+    p.add_argument("--vary", action="store_true",
+                   help="one option at a time, the others at their defaults (default: the full product)")
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process (1)")
+    p.add_argument("--iw-samples", type=int, default=100, help="samples of the VAE/VIMCO bounds in results (100)")
+    p.add_argument("--no-figures", action="store_true", help="write results.csv only")
+    # Every train option, as a comma list.
+    train = argparse.ArgumentParser(add_help=False)
+    add_train(train.add_subparsers())
+    train_parser = next(a for a in train._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    g = p.add_argument_group("train options (each a comma list)")
+    for action in train_parser._actions:
+        if action.dest not in TRAIN_FLAGS:
+            continue
+        kind = bool if action.nargs == 0 else (action.type or str)
+        names = [o for o in action.option_strings if not o.startswith("--no-")]
+        g.add_argument(*names, dest=action.dest, type=_sweep_value(kind), default=argparse.SUPPRESS,
+                       metavar="V[,V...]", help=action.help)
+
+
+def add_report(sub: Any) -> None:
+    p = sub.add_parser("report", help="one self-contained HTML page (and report.md) of a sweep")
+    p.add_argument("sweep", type=Path, help="sweep folder (vqlab sweep --out)")
+    p.add_argument("-o", "--output", type=Path, default=None, help="HTML file (default: SWEEP/report.html)")
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from vqlab.experiments import sweep as sw
+
+    base = cfgmod.preset(args.preset or "default")
+    if args.config is not None:
+        cfgmod.load_yaml(args.config, base)
+    axes: dict[str, list[Any]] = {}
+    for dest, (section, field) in TRAIN_FLAGS.items():
+        if dest in args:
+            values = getattr(args, dest)
+            if len(values) == 1:
+                setattr(getattr(base, section), field, values[0])
+            else:
+                axes[dest] = values
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise VQLabError("--seeds must be >= 1")
+        if "seed" in axes:
+            raise VQLabError("give either --seeds N or a list of --seed values, not both")
+        axes["seed"] = list(range(args.seeds))
+    cfgmod.validate(base)
+    runs = sw.plan_sweep(base, axes, TRAIN_FLAGS, vary=args.vary)
+    args.out.mkdir(parents=True, exist_ok=True)
+    sw.write_plan(args.out, runs, list(axes), args.vary)
+    t0 = time.time()
+    try:
+        sw.run_sweep(args.out, runs, jobs=args.jobs, echo=lambda line: print(line, flush=True))
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted; finished runs are kept, run the same command again to continue\n")
+        return 130
+    print(f"training finished in {time.time() - t0:.0f} s; evaluating")
+    from vqlab.experiments.results import write_results
+
+    rows = write_results(args.out, runs, iw_samples=args.iw_samples)
+    print(f"wrote {args.out / 'results.csv'} ({len(rows)} runs)")
+    if not args.no_figures:
+        from vqlab.experiments.figures import write_figures
+
+        paths = write_figures(args.out)
+        print(f"wrote {len(paths)} figures to {args.out / 'figures'}")
+    print(f"report: vqlab report {args.out}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from vqlab.experiments.report import write_report
+
+    html, md = write_report(args.sweep, args.output)
+    print(f"wrote {html} and {md}")
+    return 0
