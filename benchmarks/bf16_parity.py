@@ -3,7 +3,7 @@ once per precision; compares the final training loss (mean over the last 5% of s
 
 Target (issue 4): final training loss within 3% and codebook usage within 5 points.
 
-    python benchmarks/bf16_parity.py [--steps 1500] [--task reconstruct]
+    python benchmarks/bf16_parity.py [--steps N (default: the default config's)] [--task reconstruct]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def final_train_loss(rows: list[dict], fraction: float = 0.05) -> float:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--steps", type=int, default=1500)
+    p.add_argument("--steps", type=int, default=None, help="training steps (the default config's)")
     p.add_argument("--task", default="reconstruct")
     args = p.parse_args()
 
@@ -35,13 +35,14 @@ def main() -> None:
     results = {}
     for precision in ("fp32", "bf16"):
         cfg = cfgmod.preset("default")
-        cfg.data.task, cfg.train.steps, cfg.train.precision = args.task, args.steps, precision
-        cfg.train.eval_every = cfg.train.checkpoint_every = args.steps
+        steps = args.steps or cfg.train.steps
+        cfg.data.task, cfg.train.steps, cfg.train.precision = args.task, steps, precision
+        cfg.train.eval_every = cfg.train.checkpoint_every = steps
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.time()
             final = train(cfg, Path(tmp) / "run", progress=False)
             results[precision] = (final_train_loss(read_metrics(Path(tmp) / "run")), final, time.time() - t0)
-    print(f"default config, task {args.task}, {args.steps} steps, seed 0")
+    print(f"default config, task {args.task}, {steps} steps, seed 0")
     print(f"{'precision':<10}{'final loss':>12}{'test PSNR':>11}{'usage':>8}{'wall s':>8}")
     for precision, (loss, final, wall) in results.items():
         print(f"{precision:<10}{loss:>12.5f}{final['psnr']:>11.2f}{100 * final['codebook_usage']:>7.1f}%{wall:>8.0f}")

@@ -45,6 +45,11 @@ def finished_runs(out: Path) -> list[str]:
     return done
 
 
+def _finished_and_logged(out: Path) -> list[str]:
+    logs = {name: out / "runs" / name / "train.log" for name in finished_runs(out)}
+    return [name for name, log in logs.items() if log.is_file() and "test: " in log.read_text()]
+
+
 def sweep_command(out: Path, image_folder: Path) -> list[str]:
     return [sys.executable, "-m", "vqlab", "sweep", "--out", str(out), "--data", f"folder:{image_folder}",
             *SWEEP_ARGS]
@@ -67,7 +72,9 @@ def interrupted_sweep(image_folder, tmp_path_factory) -> dict:
     proc = subprocess.Popen(sweep_command(out, image_folder), env=cli_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
-    while not finished_runs(out) and proc.poll() is None and time.time() < deadline:
+    # Wait for a run whose process has also printed its final metrics: its last checkpoint is written just
+    # before, and a kill in between would leave a finished run with an empty log.
+    while not _finished_and_logged(out) and proc.poll() is None and time.time() < deadline:
         time.sleep(0.1)
     for pid in [proc.pid, *descendants(proc.pid)]:
         try:
