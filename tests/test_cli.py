@@ -7,6 +7,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -89,7 +90,19 @@ def test_colorize_run_end_to_end(image_folder, tmp_path):
     assert proc.returncode == 0, proc.stderr
     with Image.open(out) as im:
         assert im.size == (30, 18) and im.mode == "RGB"
+        # the default colour space predicts chroma only: the output's luma is the gray input's (up to rounding),
+        # wherever no channel had to be clipped to [0, 255]
+        assert json.loads((run / "config.json").read_text())["data"]["color_space"] == "ycbcr"
+        luma = np.asarray(im.convert("L"), dtype=np.int16)
+        inside = ((np.asarray(im) > 0) & (np.asarray(im) < 255)).all(axis=2)
+    assert inside.mean() > 0.5
+    assert np.abs(luma - np.asarray(Image.open(gray), dtype=np.int16))[inside].max() <= 1
     _assert_user_error(run_cli("reconstruct", str(run), str(gray), "-o", str(tmp_path / "x.png")), "colorize")
+    proc = run_cli("evaluate", str(run), "--json")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)
+    assert math.isnan(metrics["bits_per_dim"]) and metrics["bound"].startswith("none: colorize")
+    assert metrics["psnr"] > 0 and metrics["gray_psnr"] > 0
 
 
 def test_colorize_refuses_a_reconstruct_run(trained, tmp_path, image_folder):

@@ -75,7 +75,12 @@ def evaluate_run(run_dir: str | Path, *, iw_samples: int = 100, batch_size: int 
     if m.name == "vimco":
         metrics["vimco_samples"] = m.vimco_samples
     metrics.update(evaluate_model(run.model, run.task, data.test, batch_size=batch_size, device=device, dtype=dtype))
-    metrics.update(bits_per_dim(run.model, run.task, data.test, train_images=data.train, iw_samples=iw_samples,
-                                batch_size=batch_size, device=device, dtype=dtype))
+    if run.task.name == "colorize" and run.task.color_space != "rgb":
+        # The model's target is continuous chroma, not 8-bit pixels: a likelihood in bits/dim is not defined.
+        metrics.update(bits_per_dim=math.nan,
+                       bound=f"none: colorize with --color-space {run.task.color_space} predicts chroma, not pixels")
+    else:
+        metrics.update(bits_per_dim(run.model, run.task, data.test, train_images=data.train,
+                                    iw_samples=iw_samples, batch_size=batch_size, device=device, dtype=dtype))
     atomic_write_json(run_dir / EVAL_FILE, {"key": _cache_key(run.step, iw_samples), "metrics": metrics})
     return metrics
