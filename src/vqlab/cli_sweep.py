@@ -6,6 +6,7 @@ Registered by :mod:`vqlab.cli`; the work happens in :mod:`vqlab.experiments`.
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 from pathlib import Path
@@ -89,7 +90,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if "seed" in axes:
             raise VQLabError("give either --seeds N or a list of --seed values, not both")
         axes["seed"] = list(range(args.seeds))
-    cfgmod.validate(base)
+    cfgmod.validate(copy.deepcopy(base))  # fail early, but leave `auto` choices to each run's own settings
     runs = sw.plan_sweep(base, axes, TRAIN_FLAGS, vary=args.vary)
     args.out.mkdir(parents=True, exist_ok=True)
     sw.write_plan(args.out, runs, list(axes), args.vary)

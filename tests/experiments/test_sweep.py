@@ -39,6 +39,15 @@ def test_other_option_labels_are_readable():
                                       "lr0.0002-ema_false-s0"]
 
 
+def test_auto_colour_space_is_resolved_per_run_not_on_the_base():
+    runs = plan_sweep(cfgmod.Config(), {"task": ["reconstruct", "colorize"]}, TRAIN_FLAGS)
+    assert [r.config.data.color_space for r in runs] == ["rgb", "ycbcr"]
+    base = cfgmod.Config()
+    base.data.task = "colorize"
+    runs = plan_sweep(base, {"likelihood": ["mse", "logistic"]}, TRAIN_FLAGS)
+    assert [r.config.data.color_space for r in runs] == ["ycbcr", "rgb"]
+
+
 def test_bad_values_name_the_setting():
     with pytest.raises(VQLabError, match="K0"):
         plan_sweep(cfgmod.Config(), {"num_embeddings": [8, 0]}, TRAIN_FLAGS)

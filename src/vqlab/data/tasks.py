@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vqlab.config import COLOR_SPACES
 from vqlab.errors import VQLabError
 
 # ITU-R BT.601 luma weights: what PIL's convert("L") uses, so a grayscale file and our input agree.
@@ -92,8 +93,8 @@ class Task:
             raise VQLabError(f"unknown task {self.name!r} (choose from reconstruct, colorize)")
         if self.name == "colorize" and self.data_channels != 3:
             raise VQLabError("the colorize task needs colour images; this dataset is grayscale")
-        if self.color_space not in ("rgb", "ycbcr", "lab"):
-            raise VQLabError(f"unknown color space {self.color_space!r} (choose from rgb, ycbcr, lab)")
+        if self.color_space not in COLOR_SPACES:
+            raise VQLabError(f"unknown color space {self.color_space!r} (choose from {', '.join(COLOR_SPACES)})")
 
     @property
     def in_channels(self) -> int:

@@ -8,6 +8,7 @@ interrupted can be run again: finished runs are skipped, unfinished ones resume 
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import os
@@ -85,7 +86,8 @@ def plan_sweep(base: cfgmod.Config, axes: dict[str, list[Any]], flags: dict[str,
     for combo in combos:
         for seed in axes["seed"]:
             settings = {**combo, "seed": seed}
-            cfg = cfgmod.from_dict(base.to_dict(), "sweep")
+            # A copy, not from_dict: validating here would resolve `auto` choices before the settings apply.
+            cfg = copy.deepcopy(base)
             for dest, value in settings.items():
                 section, field = flags[dest]
                 setattr(getattr(cfg, section), field, value)
