@@ -35,7 +35,7 @@ def main() -> None:
     cfg.data.task = "colorize"
     cfgmod.validate(cfg)  # the default colour space, as `vqlab train --preset paper --task colorize` would use
     task = Task("colorize", 3, cfg.data.color_space)
-    model = build_model(cfg.model, task.in_channels, task.out_channels).to(device, memory_format=torch.channels_last)
+    model = build_model(cfg, task.in_channels, task.out_channels).to(device, memory_format=torch.channels_last)
     run = LoadedRun(model=model.eval(), config=cfg, task=task, step=0, run_dir=Path("."))
     dtype = resolve_precision("auto", device)
     image = torch.randint(0, 256, (3, args.size, args.size), dtype=torch.uint8)

@@ -149,6 +149,23 @@ def test_resume_refuses_changing_the_model(trained):
     _assert_user_error(run_cli("train", "--out", str(trained), "--resume", "-K", "64"), "num_embeddings")
 
 
+def test_resume_refusal_names_the_option_with_its_old_and_new_values(trained):
+    proc = run_cli("train", "--out", str(trained), "--resume", "-K", "64", "--hidden", "16", "--steps", "61")
+    _assert_user_error(proc, "model.num_embeddings 32 -> 64")
+    assert "hidden" not in proc.stderr  # an equal value is not a change
+
+
+def test_resume_accepts_the_original_command_with_more_steps(image_folder, tmp_path):
+    run = tmp_path / "again"
+    original = ["train", "--out", str(run), "--data", f"folder:{image_folder}", "--preset", "tiny", *TINY,
+                "--color-space", "auto", "--log-every", "5", "--checkpoint-every", "10", "--eval-every", "10"]
+    assert run_cli(*original, "--steps", "10").returncode == 0
+    proc = run_cli(*original, "--steps", "20", "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert max(r["step"] for r in _train_rows(run)) == 20
+    assert json.loads((run / "config.json").read_text())["train"]["steps"] == 20
+
+
 def test_training_into_an_existing_run_is_refused(trained):
     _assert_user_error(run_cli("train", "--out", str(trained), *TINY, "--steps", "1"), "--resume")
 

@@ -11,7 +11,7 @@ def test_defaults_and_presets():
     paper = cfgmod.preset("paper")
     assert (paper.model.hidden, paper.model.num_embeddings, paper.model.embedding_dim) == (256, 512, 64)
     assert (paper.train.batch_size, paper.train.lr, paper.train.steps) == (128, 2e-4, 250_000)
-    assert paper.model.beta == 0.25 and not paper.model.ema and paper.train.lr_schedule == "constant"
+    assert paper.quantizer.beta == 0.25 and not paper.quantizer.ema and paper.train.lr_schedule == "constant"
     assert cfgmod.preset("default").to_dict() == cfgmod.Config().to_dict()
     with pytest.raises(VQLabError, match="unknown preset"):
         cfgmod.preset("nope")
@@ -28,10 +28,11 @@ def test_auto_color_space_resolves_before_a_config_is_saved(task, model, likelih
     cfg = cfgmod.Config()
     assert cfg.data.color_space == "auto"
     cfg.data.task, cfg.model.name, cfg.model.likelihood = task, model, likelihood
-    assert cfgmod.validate(cfg).data.color_space == expected
+    assert cfgmod.validate(cfg).data.color_space == "auto"  # validation only checks
+    assert cfgmod.resolve(cfg).data.color_space == expected
     cfg.data.color_space = "lab"  # an explicit choice stays
     if expected != "rgb" or task == "reconstruct":
-        assert cfgmod.validate(cfg).data.color_space == "lab"
+        assert cfgmod.resolve(cfgmod.validate(cfg)).data.color_space == "lab"
     else:
         with pytest.raises(VQLabError, match="--color-space"):
             cfgmod.validate(cfg)
@@ -49,8 +50,11 @@ def test_yaml_overrides_and_round_trip(tmp_path):
     ("model", "num_embeddings", 0, "num-embeddings"),
     ("model", "embedding_dim", 0, "embedding-dim"),
     ("model", "hidden", 2.5, "hidden"),
-    ("model", "beta", -1, "beta"),
-    ("model", "decay", 1.0, "decay"),
+    ("quantizer", "beta", -1, "beta"),
+    ("quantizer", "decay", 1.0, "decay"),
+    ("quantizer", "name", "pq", "quantizer"),
+    ("vae", "sigma", 0, "vae-sigma"),
+    ("vimco", "samples", 1, "vimco-samples"),
     ("model", "name", "gan", "gan"),
     ("data", "task", "x", "task"),
     ("data", "image_size", 30, "image-size"),

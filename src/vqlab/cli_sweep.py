@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from vqlab import config as cfgmod
-from vqlab.cli_train import TRAIN_FLAGS, add_train
+from vqlab.cli_options import FLAGS as TRAIN_FLAGS
+from vqlab.cli_options import add_option_flags
 from vqlab.errors import VQLabError
 
 
@@ -51,17 +52,7 @@ def add_sweep(sub: Any) -> None:
     p.add_argument("--iw-samples", type=int, default=100, help="samples of the VAE/VIMCO bounds in results (100)")
     p.add_argument("--no-figures", action="store_true", help="write results.csv only")
     # Every train option, as a comma list.
-    train = argparse.ArgumentParser(add_help=False)
-    add_train(train.add_subparsers())
-    train_parser = next(a for a in train._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
-    g = p.add_argument_group("train options (each a comma list)")
-    for action in train_parser._actions:
-        if action.dest not in TRAIN_FLAGS:
-            continue
-        kind = bool if action.nargs == 0 else (action.type or str)
-        names = [o for o in action.option_strings if not o.startswith("--no-")]
-        g.add_argument(*names, dest=action.dest, type=_sweep_value(kind), default=argparse.SUPPRESS,
-                       metavar="V[,V...]", help=action.help)
+    add_option_flags(p, as_lists=_sweep_value)
 
 
 def add_report(sub: Any) -> None:

@@ -1,6 +1,7 @@
-"""Command line for ``vqlab train``: its flags, how they map onto the config, and the command itself.
+"""Command line for ``vqlab train``: its flags (built from the option declarations in :mod:`vqlab.config`),
+how they map onto the config, and the command itself.
 
-Registered by :mod:`vqlab.cli`; the sweep command (:mod:`vqlab.cli_sweep`) reuses the same flags as comma lists.
+Registered by :mod:`vqlab.cli`; the sweep command (:mod:`vqlab.cli_sweep`) takes the same flags as comma lists.
 """
 
 from __future__ import annotations
@@ -11,97 +12,62 @@ from pathlib import Path
 from typing import Any
 
 from vqlab import config as cfgmod
+from vqlab.cli_options import FLAGS, add_option_flags, as_overrides, given
 from vqlab.errors import VQLabError
 
-# CLI flag dest -> (config section, field)
-TRAIN_FLAGS: dict[str, tuple[str, str]] = {
-    "model": ("model", "name"), "hidden": ("model", "hidden"), "res_blocks": ("model", "num_res_blocks"),
-    "num_embeddings": ("model", "num_embeddings"), "embedding_dim": ("model", "embedding_dim"),
-    "beta": ("model", "beta"), "ema": ("model", "ema"), "decay": ("model", "decay"),
-    "kmeans_init": ("model", "kmeans_init"), "restart_after": ("model", "restart_after"),
-    "vae_sigma": ("model", "vae_sigma"), "likelihood": ("model", "likelihood"),
-    "logistic_mixtures": ("model", "logistic_mixtures"), "gaussian_sigma": ("model", "gaussian_sigma"),
-    "vimco_samples": ("model", "vimco_samples"),
-    "data": ("data", "dataset"), "task": ("data", "task"), "color_space": ("data", "color_space"),
-    "image_size": ("data", "image_size"), "data_root": ("data", "root"), "download": ("data", "download"),
-    "hflip": ("data", "hflip"),
-    "steps": ("train", "steps"), "batch_size": ("train", "batch_size"), "lr": ("train", "lr"),
-    "lr_schedule": ("train", "lr_schedule"), "warmup_steps": ("train", "warmup_steps"),
-    "seed": ("train", "seed"), "precision": ("train", "precision"), "compile": ("train", "compile"),
-    "log_every": ("train", "log_every"), "eval_every": ("train", "eval_every"),
-    "checkpoint_every": ("train", "checkpoint_every"), "max_minutes": ("train", "max_minutes"),
-}
-# Options a resumed run may change: they do not alter what is computed up to the saved step.
-RESUMABLE = {"steps", "log_every", "eval_every", "checkpoint_every", "max_minutes"}
-
+# Kept for callers of the earlier module: CLI flag dest -> (config section, field).
+TRAIN_FLAGS = FLAGS
 
 
 def add_train(sub: Any) -> None:
     p = sub.add_parser("train", help="train a model into a run directory", description=(
-        "Train a VQ-VAE or Gaussian VAE. With only --out it trains a small CPU-friendly model on the offline "
-        "'photos' data in a few minutes. Precedence: defaults < --preset < --config < flags."))
-    S = argparse.SUPPRESS
+        "Train a VQ-VAE, Gaussian VAE or VIMCO model. With only --out it trains a small CPU-friendly model on the "
+        "offline 'photos' data in a few minutes. Precedence: defaults < --preset < --config < flags."))
     p.add_argument("--out", required=True, type=Path, help="run directory to create (or resume)")
     p.add_argument("--preset", default=None, help=f"one of: {', '.join(cfgmod.PRESETS)}")
-    p.add_argument("--config", type=Path, default=None, help="YAML file with model:/data:/train: sections")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    p.add_argument("--config", type=Path, default=None, help="YAML file with model:/quantizer:/data:/train: sections")
+    p.add_argument("--resume", action="store_true", help=(
+        "continue the run in --out from its last checkpoint; options may be repeated with their original values, "
+        "and only steps, intervals and --max-minutes may change"))
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    g = p.add_argument_group("model")
-    g.add_argument("--model", default=S, help="vqvae (default), vae (Gaussian VAE) or vimco (discrete, VIMCO)")
-    g.add_argument("--hidden", type=int, default=S, help="hidden channels h (paper: 256)")
-    g.add_argument("--res-blocks", type=int, default=S, help="residual blocks per encoder/decoder (2)")
-    g.add_argument("--num-embeddings", "-K", type=int, default=S, help="codebook size K")
-    g.add_argument("--embedding-dim", "-D", type=int, default=S, help="code dimension D (VAE: latent channels)")
-    g.add_argument("--beta", type=float, default=S, help="commitment weight (0.25)")
-    g.add_argument("--ema", action=argparse.BooleanOptionalAction, default=S, help="EMA codebook updates")
-    g.add_argument("--decay", type=float, default=S, help="EMA decay (0.99)")
-    g.add_argument("--kmeans-init", action=argparse.BooleanOptionalAction, default=S,
-                   help="k-means codebook initialisation on the first batch")
-    g.add_argument("--restart-after", type=int, default=S, help="re-seed codes unused this many steps (0: off)")
-    g.add_argument("--vae-sigma", type=float, default=S, help="VAE Gaussian likelihood std (0.1)")
-    g.add_argument("--likelihood", default=S, help=(
-        "output likelihood: mse (default: plain MSE), softmax256 (256-way categorical per sub-pixel), logistic "
-        "(discretized logistic mixture), gaussian (discretized Gaussian with fixed --gaussian-sigma)"))
-    g.add_argument("--logistic-mixtures", type=int, default=S, help="components of the logistic mixture (5)")
-    g.add_argument("--gaussian-sigma", type=float, default=S, help="std of the discretized Gaussian (0.1)")
-    g.add_argument("--vimco-samples", type=int, default=S, help="VIMCO samples per image (50, as the paper)")
-    g = p.add_argument_group("data")
-    g.add_argument("--data", default=S, help="photos (default), cifar10, mnist, fashion-mnist, folder:PATH")
-    g.add_argument("--data-root", default=S, help="folder of cifar10 / mnist / fashion-mnist files")
-    g.add_argument("--download", action="store_true", default=S, help="download CIFAR-10 if missing")
-    g.add_argument("--task", default=S, help="reconstruct (default) or colorize")
-    g.add_argument("--color-space", default=S, help=(
-        "colorize target: auto (default: ycbcr with --likelihood mse, else rgb), ycbcr or lab (predict the "
-        "colour, keep the input's luma or lightness), rgb (predict all three channels)"))
-    g.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=S,
-                   help="mirror a random half of each training batch left-right")
-    g.add_argument("--image-size", type=int, default=S, help="resize images to this size (multiple of 4)")
-    g = p.add_argument_group("training")
-    g.add_argument("--steps", type=int, default=S, help="optimizer steps")
-    g.add_argument("--batch-size", type=int, default=S, help="images per step")
-    g.add_argument("--lr", type=float, default=S, help="Adam learning rate (1e-3; paper preset 2e-4)")
-    g.add_argument("--lr-schedule", default=S, help=(
-        "cosine (default: anneal to 0 over --steps, or over --max-minutes if that runs out first) or constant"))
-    g.add_argument("--warmup-steps", type=int, default=S, help="linear learning-rate warm-up steps (0)")
-    g.add_argument("--seed", type=int, default=S, help="random seed")
-    g.add_argument("--precision", default=S, help="auto (default: bf16 where the hardware is fast), fp32, bf16")
-    g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=S, help="torch.compile the model")
-    g.add_argument("--log-every", type=int, default=S, help="steps between metrics rows")
-    g.add_argument("--eval-every", type=int, default=S, help="steps between test evaluations and sample grids")
-    g.add_argument("--checkpoint-every", type=int, default=S, help="steps between checkpoints")
-    g.add_argument("--max-minutes", type=float, default=S,
-                   help="also stop (evaluate, checkpoint) once this much training wall time is spent")
+    add_option_flags(p)
+
+
+def explicit_overrides(args: argparse.Namespace) -> list[tuple[str, dict[str, Any]]]:
+    """What the user set, in precedence order: (source, ``{section: {field: value}}``) for --preset, --config
+    and the flags."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    if args.preset:
+        out.append((f"preset {args.preset}", cfgmod.preset_overrides(args.preset)))
+    if args.config is not None:
+        out.append((str(args.config), cfgmod.read_yaml(args.config)))
+    out.append(("flags", as_overrides(given(args))))
+    return out
 
 
 def config_from_args(args: argparse.Namespace) -> cfgmod.Config:
-    """Defaults < --preset < --config < explicit flags (train command)."""
-    cfg = cfgmod.preset(args.preset or "default")
-    if args.config is not None:
-        cfgmod.load_yaml(args.config, cfg)
-    for dest, (section, field) in TRAIN_FLAGS.items():
-        if dest in args:
-            setattr(getattr(cfg, section), field, getattr(args, dest))
-    return cfgmod.validate(cfg)
+    """Defaults < --preset < --config < explicit flags (train command), validated and resolved."""
+    cfg = cfgmod.Config()
+    for source, overrides in explicit_overrides(args):
+        cfgmod.apply_overrides(cfg, overrides, source)
+    return cfgmod.resolve(cfgmod.validate(cfg))
+
+
+def resume_config(saved: cfgmod.Config, args: argparse.Namespace) -> cfgmod.Config:
+    """The config of a resumed run: the saved one with what the user gave applied on top. Values equal to the
+    saved ones are accepted; a real change of an option a resume may not change is refused, naming it with its
+    old and new values."""
+    import copy
+
+    cfg = copy.deepcopy(saved)
+    for source, overrides in explicit_overrides(args):
+        cfgmod.apply_overrides(cfg, overrides, source)
+    cfgmod.resolve(cfgmod.validate(cfg))
+    changed = [(s, k, a, b) for s, k, a, b in cfgmod.diff(saved, cfg) if not cfgmod.is_resumable(s, k)]
+    if changed:
+        what = ", ".join(f"{s}.{k} {a!r} -> {b!r}" for s, k, a, b in changed)
+        raise VQLabError(f"--resume continues the run's own config; it cannot change: {what}")
+    return cfg
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
@@ -114,15 +80,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from vqlab.train.run import read_config
 
     if args.resume:
-        given = {d for d in TRAIN_FLAGS if d in args}
-        if args.preset or args.config or given - RESUMABLE:
-            bad = sorted(given - RESUMABLE) or ["--preset/--config"]
-            raise VQLabError(f"--resume continues the run's own config; it cannot change: {', '.join(bad)}")
-        cfg, _ = read_config(args.out)
-        for dest in given:
-            section, field = TRAIN_FLAGS[dest]
-            setattr(getattr(cfg, section), field, getattr(args, dest))
-        cfgmod.validate(cfg)
+        saved, _ = read_config(args.out)
+        cfg = resume_config(saved, args)
     else:
         cfg = config_from_args(args)
     metrics = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)

@@ -1,10 +1,21 @@
-"""Run configuration: dataclasses, presets, YAML loading and validation. The one place defaults live.
+"""Run configuration: dataclasses, presets, YAML loading, validation and the resolution of ``auto`` choices.
+The one place defaults live, and the one place an option is declared.
+
+Every option a user may set is a dataclass field declared with :func:`option`: its default, its command-line
+flag, its help text and whether a resumed run may change it. The ``train`` and ``sweep`` commands build their
+flags from these declarations (:mod:`vqlab.cli_options`), so adding an option is one field here.
+
+Sections: ``model`` (architecture and likelihood shared by every model), one section per model family's own
+options (``quantizer`` for the VQ-VAE's quantizer, ``vae``, ``vimco``), ``data`` and ``train``.
 
 Precedence when a run is configured: dataclass defaults < ``--preset`` < ``--config FILE.yaml`` < CLI flags.
+``auto`` values are resolved by :func:`resolve` (a separate step, before a config is saved), never by
+:func:`validate`, which only checks.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from dataclasses import asdict, dataclass, field
@@ -13,52 +24,99 @@ from typing import Any
 
 from vqlab.errors import VQLabError
 
-MODELS = ("vqvae", "vae", "vimco")
+# What validation needs to know of each model (the modules themselves are in vqlab.models.registry):
+# pixels_only: the model's training objective needs an 8-bit pixel likelihood (VIMCO's multi-sample bound),
+# so it cannot predict continuous chroma.
+MODEL_TRAITS: dict[str, dict[str, bool]] = {
+    "vqvae": {"pixels_only": False},
+    "vae": {"pixels_only": False},
+    "vimco": {"pixels_only": True},
+}
+MODELS = tuple(MODEL_TRAITS)
+QUANTIZERS = ("vq",)
 LIKELIHOOD_NAMES = ("mse", "softmax256", "logistic", "gaussian")
 TASKS = ("reconstruct", "colorize")
 COLOR_SPACES = ("rgb", "ycbcr", "lab")
-# "auto" colour space: colorize keeps the input's luma and predicts chroma (ycbcr) where the likelihood is a
-# plain MSE; the 8-bit likelihood heads and VIMCO model RGB sub-pixels, so they get rgb. Reconstruct: rgb.
 PRECISIONS = ("auto", "fp32", "bf16")
 SCHEDULES = ("constant", "cosine")
+SECTIONS = ("model", "quantizer", "vae", "vimco", "data", "train")
+
+
+def option(default: Any, flag: str | None, help: str, *, short: str | None = None, resumable: bool = False,
+           choices: tuple[str, ...] | None = None, factory: Any = None) -> Any:
+    """A config field with its command-line declaration.
+
+    flag: the long option (``--hidden``), or None for a field set only by presets and YAML. short: an alias
+    (``-K``). resumable: a resumed run may change it (it does not alter what was computed up to the saved step).
+    choices: allowed values, for the help text and validation.
+    """
+    meta = {"flag": flag, "help": help, "short": short, "resumable": resumable, "choices": choices}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
 class ModelConfig:
-    """Architecture and quantizer settings (paper section 4.1 and appendix A.1)."""
+    """Architecture and output likelihood (paper section 4.1), shared by every model."""
 
-    name: str = "vqvae"
-    hidden: int = 128
-    num_res_blocks: int = 2
-    num_embeddings: int = 512
-    embedding_dim: int = 64
-    beta: float = 0.25
-    ema: bool = True
-    decay: float = 0.99
-    kmeans_init: bool = True
-    restart_after: int = 50
-    vae_sigma: float = 0.1
-    # Output likelihood: "mse" trains on plain MSE (the decoder outputs the image); the others are discrete
-    # 8-bit likelihoods (models/likelihood.py) trained by their NLL.
-    likelihood: str = "mse"
-    logistic_mixtures: int = 5
-    gaussian_sigma: float = 0.1
-    # VIMCO baseline: samples per image of the multi-sample objective (Mnih & Rezende 2016; the paper used 50).
-    vimco_samples: int = 50
+    name: str = option("vqvae", "--model", "vqvae (default), vae (Gaussian VAE) or vimco (discrete, VIMCO)",
+                       choices=MODELS)
+    hidden: int = option(128, "--hidden", "hidden channels h (paper: 256)")
+    num_res_blocks: int = option(2, "--res-blocks", "residual blocks per encoder/decoder (2)")
+    num_embeddings: int = option(512, "--num-embeddings", "codebook size K (VIMCO: classes per latent)", short="-K")
+    embedding_dim: int = option(64, "--embedding-dim", "code dimension D (VAE: latent channels)", short="-D")
+    # "mse" trains on plain MSE (the decoder outputs the image); the others are discrete 8-bit likelihoods
+    # (models/likelihood.py) trained by their NLL.
+    likelihood: str = option("mse", "--likelihood", (
+        "output likelihood: mse (default: plain MSE), softmax256 (256-way categorical per sub-pixel), logistic "
+        "(discretized logistic mixture), gaussian (discretized Gaussian with fixed --gaussian-sigma)"),
+        choices=LIKELIHOOD_NAMES)
+    logistic_mixtures: int = option(5, "--logistic-mixtures", "components of the logistic mixture (5)")
+    gaussian_sigma: float = option(0.1, "--gaussian-sigma", "std of the discretized Gaussian (0.1)")
+
+
+@dataclass
+class QuantizerConfig:
+    """The VQ-VAE's quantizer (paper section 3.2 and appendix A.1), chosen by name from a registry."""
+
+    name: str = option("vq", "--quantizer", "quantizer of the VQ-VAE: vq (nearest code, straight-through)",
+                       choices=QUANTIZERS)
+    beta: float = option(0.25, "--beta", "commitment weight (0.25)")
+    ema: bool = option(True, "--ema", "EMA codebook updates (else the codebook loss)")
+    decay: float = option(0.99, "--decay", "EMA decay (0.99)")
+    kmeans_init: bool = option(True, "--kmeans-init", "k-means codebook initialisation on the first batch")
+    restart_after: int = option(50, "--restart-after", "re-seed codes unused this many steps (0: off)")
+
+
+@dataclass
+class VAEConfig:
+    """The Gaussian VAE baseline's own options."""
+
+    sigma: float = option(0.1, "--vae-sigma", "VAE Gaussian likelihood std (0.1)")
+
+
+@dataclass
+class VIMCOConfig:
+    """The VIMCO baseline's own options (Mnih & Rezende 2016)."""
+
+    samples: int = option(50, "--vimco-samples", "VIMCO samples per image (50, as the paper)")
 
 
 @dataclass
 class DataConfig:
     """Dataset and task. ``image_size`` None keeps the dataset's native size."""
 
-    dataset: str = "photos"
-    task: str = "reconstruct"
-    color_space: str = "auto"
-    image_size: int | None = None
-    root: str | None = None
-    download: bool = False
+    dataset: str = option("photos", "--data", "photos (default), cifar10, mnist, fashion-mnist, folder:PATH")
+    task: str = option("reconstruct", "--task", "reconstruct (default) or colorize", choices=TASKS)
+    color_space: str = option("auto", "--color-space", (
+        "colorize target: auto (default: ycbcr with --likelihood mse, else rgb), ycbcr or lab (predict the "
+        "colour, keep the input's luma or lightness), rgb (predict all three channels)"))
+    image_size: int | None = option(None, "--image-size", "resize images to this size (multiple of 4)")
+    root: str | None = option(None, "--data-root", "folder of cifar10 / mnist / fashion-mnist files")
+    download: bool = option(False, "--download", "download CIFAR-10 if missing", resumable=True)
     # Mirror a random half of each training batch left-right (seeded by step: resumable, DDP-exact).
-    hflip: bool = False
+    hflip: bool = option(False, "--hflip", "mirror a random half of each training batch left-right")
 
 
 @dataclass
@@ -67,28 +125,35 @@ class TrainConfig:
 
     # CPU-friendly defaults, tuned for test PSNR per wall-clock minute on `photos` (docs/performance.md):
     # smaller batches and a higher rate than the paper's 128 and 2e-4 (see the "paper" preset).
-    steps: int = 3000
-    batch_size: int = 32
-    lr: float = 1e-3
-    # "constant" or "cosine" (train/schedule.py); a time-budgeted run anneals over --max-minutes.
-    lr_schedule: str = "cosine"
-    warmup_steps: int = 0
-    seed: int = 0
-    precision: str = "auto"
-    compile: bool = False
-    log_every: int = 10
-    eval_every: int = 1000
-    checkpoint_every: int = 1000
-    eval_batch_size: int = 256
-    keep_checkpoints: int = 2
-    max_minutes: float | None = None
+    steps: int = option(3000, "--steps", "optimizer steps", resumable=True)
+    batch_size: int = option(32, "--batch-size", "images per step")
+    lr: float = option(1e-3, "--lr", "Adam learning rate (1e-3; paper preset 2e-4)")
+    lr_schedule: str = option("cosine", "--lr-schedule", (
+        "cosine (default: anneal to 0 over --steps, or over --max-minutes if that runs out first) or constant"),
+        choices=SCHEDULES)
+    warmup_steps: int = option(0, "--warmup-steps", "linear learning-rate warm-up steps (0)")
+    seed: int = option(0, "--seed", "random seed")
+    precision: str = option("auto", "--precision", "auto (default: bf16 where the hardware is fast), fp32, bf16",
+                            choices=PRECISIONS)
+    compile: bool = option(False, "--compile", "torch.compile the model")
+    log_every: int = option(10, "--log-every", "steps between metrics rows", resumable=True)
+    eval_every: int = option(1000, "--eval-every", "steps between test evaluations and sample grids", resumable=True)
+    checkpoint_every: int = option(1000, "--checkpoint-every", "steps between checkpoints", resumable=True)
+    eval_batch_size: int = option(256, None, "images per evaluation batch", resumable=True)
+    keep_checkpoints: int = option(2, None, "checkpoints kept in the run directory", resumable=True)
+    max_minutes: float | None = option(None, "--max-minutes",
+                                       "also stop (evaluate, checkpoint) once this much training wall time is spent",
+                                       resumable=True)
 
 
 @dataclass
 class Config:
-    """A whole run: model, data, train."""
+    """A whole run: model, its family's options, data, train."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
+    quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    vimco: VIMCOConfig = field(default_factory=VIMCOConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -104,50 +169,86 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "default": {},
     # The paper's CIFAR-10 settings (section 4.1): loss-based codebook, no restarts, 250k steps.
     "paper": {
-        "model": {"hidden": 256, "num_embeddings": 512, "embedding_dim": 64, "ema": False, "kmeans_init": False,
-                  "restart_after": 0},
+        "model": {"hidden": 256, "num_embeddings": 512, "embedding_dim": 64},
+        "quantizer": {"ema": False, "kmeans_init": False, "restart_after": 0},
         "train": {"batch_size": 128, "lr": 2e-4, "lr_schedule": "constant", "steps": 250_000, "eval_every": 5000,
                   "checkpoint_every": 5000},
     },
     # Seconds-long runs for smoke tests and CI.
     "tiny": {
-        "model": {"hidden": 16, "num_embeddings": 32, "embedding_dim": 8, "restart_after": 20},
+        "model": {"hidden": 16, "num_embeddings": 32, "embedding_dim": 8},
+        "quantizer": {"restart_after": 20},
         "train": {"steps": 40, "batch_size": 16, "eval_every": 20, "checkpoint_every": 20, "log_every": 5},
     },
 }
 
+# Configs written before the model families had sections of their own kept these in ``model``.
+LEGACY_KEYS = {("model", "beta"): ("quantizer", "beta"), ("model", "ema"): ("quantizer", "ema"),
+               ("model", "decay"): ("quantizer", "decay"), ("model", "kmeans_init"): ("quantizer", "kmeans_init"),
+               ("model", "restart_after"): ("quantizer", "restart_after"), ("model", "vae_sigma"): ("vae", "sigma"),
+               ("model", "vimco_samples"): ("vimco", "samples")}
 
-def _section_fields(section: Any) -> dict[str, dataclasses.Field]:
+
+def fields_of(section: Any) -> dict[str, dataclasses.Field]:
+    """The fields of a config section, by name."""
     return {f.name: f for f in dataclasses.fields(section)}
 
 
+def options() -> list[tuple[str, dataclasses.Field]]:
+    """Every declared option as (section name, field), in declaration order."""
+    cfg = Config()
+    return [(s, f) for s in SECTIONS for f in dataclasses.fields(getattr(cfg, s))]
+
+
+def is_resumable(section: str, name: str) -> bool:
+    """Whether a resumed run may change ``section.name``."""
+    return bool(fields_of(getattr(Config(), section))[name].metadata.get("resumable"))
+
+
 def apply_overrides(cfg: Config, overrides: dict[str, Any], source: str) -> Config:
-    """Apply a nested ``{section: {field: value}}`` mapping onto ``cfg`` in place; unknown keys are errors."""
+    """Apply a nested ``{section: {field: value}}`` mapping onto ``cfg`` in place; unknown keys are errors.
+
+    Keys of configs written before the model families had sections (``model.beta``, ``model.vae_sigma``, ...)
+    are accepted and moved to their section.
+    """
+    for section_name, name, value in flatten(overrides, source):
+        setattr(getattr(cfg, section_name), name, value)
+    return cfg
+
+
+def flatten(overrides: dict[str, Any], source: str) -> list[tuple[str, str, Any]]:
+    """``{section: {field: value}}`` as checked (section, field, value) triples, legacy keys moved."""
     if not isinstance(overrides, dict):
-        raise VQLabError(f"{source}: expected a mapping with sections model/data/train")
+        raise VQLabError(f"{source}: expected a mapping with sections {', '.join(SECTIONS)}")
+    out = []
     for section_name, values in overrides.items():
-        section = getattr(cfg, section_name, None) if section_name in ("model", "data", "train") else None
-        if section is None:
-            raise VQLabError(f"{source}: unknown section {section_name!r} (expected model, data, train)")
+        if section_name not in SECTIONS:
+            raise VQLabError(f"{source}: unknown section {section_name!r} (expected {', '.join(SECTIONS)})")
         if not isinstance(values, dict):
             raise VQLabError(f"{source}: section {section_name!r} must be a mapping")
-        fields = _section_fields(section)
+        fields = fields_of(getattr(Config(), section_name))
         for key, value in values.items():
-            if key not in fields:
+            section, name = LEGACY_KEYS.get((section_name, key), (section_name, key))
+            if section == section_name and name not in fields:
                 raise VQLabError(f"{source}: unknown option {section_name}.{key}")
-            setattr(section, key, value)
-    return cfg
+            out.append((section, name, value))
+    return out
+
+
+def preset_overrides(name: str) -> dict[str, dict[str, Any]]:
+    """The settings a named preset makes (a copy)."""
+    if name not in PRESETS:
+        raise VQLabError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+    return copy.deepcopy(PRESETS[name])
 
 
 def preset(name: str) -> Config:
     """A fresh config for a named preset."""
-    if name not in PRESETS:
-        raise VQLabError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
-    return apply_overrides(Config(), json.loads(json.dumps(PRESETS[name])), f"preset {name}")
+    return apply_overrides(Config(), preset_overrides(name), f"preset {name}")
 
 
-def load_yaml(path: str | Path, cfg: Config) -> Config:
-    """Apply a YAML file of ``model:/data:/train:`` sections onto ``cfg``."""
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The ``{section: {field: value}}`` mapping of a YAML config file."""
     import yaml
 
     path = Path(path)
@@ -159,12 +260,39 @@ def load_yaml(path: str | Path, cfg: Config) -> Config:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise VQLabError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    return apply_overrides(cfg, data, str(path))
+    flatten(data, str(path))  # check it now, naming the file
+    return data
+
+
+def load_yaml(path: str | Path, cfg: Config) -> Config:
+    """Apply a YAML file of ``model:/quantizer:/.../train:`` sections onto ``cfg``."""
+    return apply_overrides(cfg, read_yaml(path), str(path))
 
 
 def from_dict(data: dict[str, Any], source: str = "config") -> Config:
-    """Rebuild a config saved with :meth:`Config.to_dict` (unknown keys are errors)."""
+    """Rebuild a saved config (:meth:`Config.to_dict`; unknown keys are errors, legacy keys are moved)."""
     return validate(apply_overrides(Config(), data, source))
+
+
+def resolve(cfg: Config) -> Config:
+    """Resolve ``auto`` choices in place and return ``cfg``; a saved config is a resolved one.
+
+    Colour space ``auto``: colorize keeps the input's luma and predicts chroma (ycbcr) where the likelihood is a
+    plain MSE and the model can predict continuous values; the 8-bit likelihood heads and pixel-only models
+    (VIMCO) model RGB sub-pixels, so they get rgb. Reconstruct: rgb.
+    """
+    m, d = cfg.model, cfg.data
+    if d.color_space == "auto":
+        pixels_only = MODEL_TRAITS.get(m.name, {}).get("pixels_only", False)
+        chroma = d.task == "colorize" and m.likelihood == "mse" and not pixels_only
+        d.color_space = "ycbcr" if chroma else "rgb"
+    return cfg
+
+
+def diff(old: Config, new: Config) -> list[tuple[str, str, Any, Any]]:
+    """(section, field, old value, new value) for every option that differs."""
+    a, b = old.to_dict(), new.to_dict()
+    return [(s, k, a[s][k], b[s][k]) for s in SECTIONS for k in a[s] if a[s][k] != b[s][k]]
 
 
 def _check(ok: bool, message: str) -> None:
@@ -181,41 +309,41 @@ def _is_num(v: Any) -> bool:
 
 
 def validate(cfg: Config) -> Config:
-    """Check types and ranges and resolve ``auto`` choices in place; raise VQLabError naming the first bad
-    option."""
-    m, d, t = cfg.model, cfg.data, cfg.train
+    """Check types and ranges (``auto`` values are allowed; see :func:`resolve`); raise VQLabError naming the
+    first bad option. Returns ``cfg`` unchanged."""
+    m, q, d, t = cfg.model, cfg.quantizer, cfg.data, cfg.train
     _check(m.name in MODELS, f"unknown model {m.name!r} (choose from {', '.join(MODELS)})")
-    for name in ("hidden", "num_res_blocks", "num_embeddings", "embedding_dim", "restart_after", "logistic_mixtures",
-                 "vimco_samples"):
+    for name in ("hidden", "num_res_blocks", "num_embeddings", "embedding_dim", "logistic_mixtures"):
         _check(_is_int(getattr(m, name)), f"model.{name} must be an integer")
+    _check(_is_int(q.restart_after), "quantizer.restart_after must be an integer")
+    _check(_is_int(cfg.vimco.samples), "vimco.samples must be an integer")
     _check(m.hidden >= 1, "--hidden must be >= 1")
     _check(m.num_res_blocks >= 0, "model.num_res_blocks must be >= 0")
     _check(m.num_embeddings >= 1, "--num-embeddings (K) must be >= 1")
     _check(m.embedding_dim >= 1, "--embedding-dim (D) must be >= 1")
-    _check(m.restart_after >= 0, "--restart-after must be >= 0 (0 disables restarts)")
-    _check(_is_num(m.beta) and m.beta >= 0, "--beta must be a number >= 0")
-    _check(_is_num(m.decay) and 0 < m.decay < 1, "model.decay must be in (0, 1)")
-    _check(_is_num(m.vae_sigma) and m.vae_sigma > 0, "model.vae_sigma must be > 0")
+    _check(q.name in QUANTIZERS, f"unknown quantizer {q.name!r} (choose from {', '.join(QUANTIZERS)})")
+    _check(q.restart_after >= 0, "--restart-after must be >= 0 (0 disables restarts)")
+    _check(_is_num(q.beta) and q.beta >= 0, "--beta must be a number >= 0")
+    _check(_is_num(q.decay) and 0 < q.decay < 1, "quantizer.decay must be in (0, 1)")
+    _check(_is_num(cfg.vae.sigma) and cfg.vae.sigma > 0, "--vae-sigma must be > 0")
     _check(m.likelihood in LIKELIHOOD_NAMES,
            f"unknown likelihood {m.likelihood!r} (choose from {', '.join(LIKELIHOOD_NAMES)})")
     _check(m.logistic_mixtures >= 1, "--logistic-mixtures must be >= 1")
     _check(_is_num(m.gaussian_sigma) and m.gaussian_sigma > 0, "--gaussian-sigma must be > 0")
-    _check(m.vimco_samples >= 2, "--vimco-samples must be >= 2 (the leave-one-out baseline needs two)")
+    _check(cfg.vimco.samples >= 2, "--vimco-samples must be >= 2 (the leave-one-out baseline needs two)")
     for name in ("ema", "kmeans_init"):
-        _check(isinstance(getattr(m, name), bool), f"model.{name} must be true or false")
+        _check(isinstance(getattr(q, name), bool), f"quantizer.{name} must be true or false")
     _check(isinstance(d.hflip, bool), "data.hflip must be true or false")
     _check(isinstance(d.dataset, str) and d.dataset != "", "data.dataset must be a dataset name")
     _check(d.task in TASKS, f"unknown task {d.task!r} (choose from {', '.join(TASKS)})")
-    if d.color_space == "auto":
-        chroma = d.task == "colorize" and m.likelihood == "mse" and m.name != "vimco"
-        d.color_space = "ycbcr" if chroma else "rgb"
-    _check(d.color_space in COLOR_SPACES,
+    _check(d.color_space == "auto" or d.color_space in COLOR_SPACES,
            f"unknown color space {d.color_space!r} (choose from auto, {', '.join(COLOR_SPACES)})")
-    _check(m.likelihood == "mse" or d.task == "reconstruct" or d.color_space == "rgb",
-           f"--likelihood {m.likelihood} models 8-bit pixels; colorize with --color-space {d.color_space} "
-           "needs --likelihood mse")
-    _check(m.name != "vimco" or d.task == "reconstruct" or d.color_space == "rgb",
-           "--model vimco models 8-bit RGB sub-pixels; colorize with it needs --color-space rgb")
+    if d.color_space != "auto":
+        _check(m.likelihood == "mse" or d.task == "reconstruct" or d.color_space == "rgb",
+               f"--likelihood {m.likelihood} models 8-bit pixels; colorize with --color-space {d.color_space} "
+               "needs --likelihood mse")
+        _check(not MODEL_TRAITS[m.name]["pixels_only"] or d.task == "reconstruct" or d.color_space == "rgb",
+               f"--model {m.name} models 8-bit RGB sub-pixels; colorize with it needs --color-space rgb")
     if d.image_size is not None:
         _check(_is_int(d.image_size) and d.image_size >= 4 and d.image_size % 4 == 0,
                "--image-size must be a multiple of 4 (>= 4)")

@@ -18,9 +18,7 @@ import torch
 
 from vqlab.errors import VQLabError
 from vqlab.eval.samples import make_grid
-from vqlab.models.vae import GaussianVAE
-from vqlab.models.vimco import VIMCO
-from vqlab.models.vqvae import VQVAE
+from vqlab.models.base import LatentModel
 from vqlab.train.run import LoadedRun
 
 MASK_MODES = ("left-right", "top-bottom", "checker")
@@ -56,21 +54,15 @@ def sample_images(run: LoadedRun, n: int, *, temperature: float = 1.0, seed: int
     model = run.model
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
-    if isinstance(model, VQVAE):
+    if model.prior == "learned":  # codes from the prior trained on them (vqlab prior)
         from vqlab.train.prior import load_prior
 
         prior = load_prior(run)
         grid = grid or tuple(prior.config["grid"])
         out = model.decode(prior.model.sample(n, grid, temperature=temperature, generator=gen, device=device))
-    elif isinstance(model, GaussianVAE):
-        h, w = grid or latent_grid(run)
-        z = torch.randn(n, model.latent_dim, h, w, generator=gen) * temperature
-        out = model.decode(z.to(device))
-    elif isinstance(model, VIMCO):
-        h, w = grid or latent_grid(run)
-        out = model.decode(torch.randint(0, model.num_embeddings, (n, h, w), generator=gen).to(device))
     else:
-        raise VQLabError(f"cannot sample from a {type(model).__name__}")
+        out = model.decode(model.sample_prior(n, grid or latent_grid(run), temperature=temperature,
+                                              generator=gen).to(device))
     return run.task.output_to_rgb(out.float().cpu(), out.float().cpu())
 
 
@@ -109,30 +101,15 @@ def file_mask(path: Path, h: int, w: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def mix_latents(model: torch.nn.Module, xa: torch.Tensor, xb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def mix_latents(model: LatentModel, xa: torch.Tensor, xb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Decode image A's latents where ``mask`` (h, w) is True and B's elsewhere. x: (1, C, H, W) model inputs."""
-    mask = mask.to(xa.device)
-    if isinstance(model, (VQVAE, VIMCO)):
-        return model.decode(torch.where(mask, model.encode(xa), model.encode(xb)))
-    if isinstance(model, GaussianVAE):
-        return model.decode(torch.where(mask, model.posterior(xa)[0], model.posterior(xb)[0]))
-    raise VQLabError(f"cannot mix the latents of a {type(model).__name__}")
+    return model.decode(model.mix(model.encode(xa), model.encode(xb), mask))
 
 
 @torch.no_grad()
-def interpolate_latents(model: torch.nn.Module, xa: torch.Tensor, xb: torch.Tensor, steps: int) -> torch.Tensor:
+def interpolate_latents(model: LatentModel, xa: torch.Tensor, xb: torch.Tensor, steps: int) -> torch.Tensor:
     """Decoded images at ``steps`` evenly spaced points from A's latent (t=0) to B's (t=1): (steps, C, H, W)."""
-    ts = torch.linspace(0.0, 1.0, steps, device=xa.device).view(-1, 1, 1, 1)
-    if isinstance(model, VQVAE):
-        za, zb = model.encoder(xa).float(), model.encoder(xb).float()
-        return model.decode(model.quantizer.encode((1 - ts) * za + ts * zb))
-    if isinstance(model, VIMCO):
-        la, lb = model.logits(xa), model.logits(xb)  # (1, h, w, K)
-        return model.decode(((1 - ts) * la + ts * lb).argmax(-1))
-    if isinstance(model, GaussianVAE):
-        ma, mb = model.posterior(xa)[0], model.posterior(xb)[0]
-        return model.decode((1 - ts) * ma + ts * mb)
-    raise VQLabError(f"cannot interpolate the latents of a {type(model).__name__}")
+    return model.decode(model.interpolate(xa, xb, torch.linspace(0.0, 1.0, steps)))
 
 
 def load_pair(run: LoadedRun, a: Path, b: Path) -> tuple[torch.Tensor, torch.Tensor]:

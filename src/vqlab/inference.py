@@ -12,7 +12,6 @@ from vqlab.data.base import load_image_file
 from vqlab.errors import VQLabError
 from vqlab.eval.metrics import autocast_context
 from vqlab.fileio import atomic_write
-from vqlab.models.registry import is_vq
 from vqlab.train.device import default_device, resolve_precision
 from vqlab.train.run import LoadedRun, load_run
 
@@ -34,7 +33,7 @@ def transform_image(run: LoadedRun, image: torch.Tensor, dtype: torch.dtype | No
         inputs = F.pad(inputs, (0, pad_w, 0, pad_h), mode=mode)
     inputs = inputs.to(device).contiguous(memory_format=torch.channels_last)
     with autocast_context(device, dtype):
-        output = run.model.decode(run.model.encode(inputs)) if is_vq(run.model) else run.model.reconstruct(inputs)
+        output = run.model.decode(run.model.encode(inputs))
     rgb = run.task.output_to_rgb(output.float().cpu(), inputs.cpu())
     return rgb[0, :, :h, :w]
 

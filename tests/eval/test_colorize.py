@@ -6,6 +6,7 @@ import torch
 from vqlab.data.tasks import Task
 from vqlab.eval.colorize import ColorizationMeter, colorfulness
 from vqlab.eval.metrics import evaluate_model, psnr_from_mse
+from vqlab.models.base import LatentModel
 
 # CIELAB (D65) of sRGB pure red: a* = 80.109, b* = 67.220, so its a*b* distance to any gray is 104.576.
 RED_AB = math.hypot(80.109, 67.220)
@@ -50,15 +51,20 @@ def test_gray_baseline_metrics_match_a_hand_computation_on_a_2x2_image():
     assert 104 < RED_AB < 105
 
 
-class _Identity(torch.nn.Module):
+class _Identity(LatentModel):
     """A 'model' whose output is its gray input repeated: evaluate_model must score it like the gray baseline."""
+
+    likelihood = None
 
     def __init__(self):
         super().__init__()
         self.w = torch.nn.Parameter(torch.zeros(1))
 
-    def reconstruct(self, x):
-        return x.expand(-1, 3, -1, -1)
+    def encode(self, x):
+        return x
+
+    def decoder_params(self, latents):
+        return latents.expand(-1, 3, -1, -1)
 
 
 def test_evaluate_model_reports_colorization_metrics_with_their_gray_floor():

@@ -17,18 +17,14 @@ import math
 from typing import Any
 
 import torch
-from torch import nn
 
 from vqlab.data.tasks import Task
 from vqlab.eval.metrics import autocast_context
-from vqlab.models.likelihood import DiscretizedGaussian, LikelihoodHead
-from vqlab.models.vae import GaussianVAE, gaussian_kl
-from vqlab.models.vimco import VIMCO
-from vqlab.models.vqvae import VQVAE
+from vqlab.models.base import LatentModel
+from vqlab.models.likelihood import DiscretizedGaussian
 
 LN2 = math.log(2.0)
 SIGMA_FIT_IMAGES = 2048
-LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _batches(images: torch.Tensor, task: Task, batch_size: int, device: torch.device):
@@ -38,7 +34,7 @@ def _batches(images: torch.Tensor, task: Task, batch_size: int, device: torch.de
 
 
 @torch.no_grad()
-def fitted_sigma(model: nn.Module, task: Task, train_images: torch.Tensor, *, batch_size: int = 256,
+def fitted_sigma(model: LatentModel, task: Task, train_images: torch.Tensor, *, batch_size: int = 256,
                  device: torch.device | None = None, dtype: torch.dtype | None = None,
                  max_images: int = SIGMA_FIT_IMAGES) -> float:
     """RMS error (float scale) of an MSE-trained model's output on a fixed subset of training images.
@@ -55,39 +51,15 @@ def fitted_sigma(model: nn.Module, task: Task, train_images: torch.Tensor, *, ba
         torch.manual_seed(0)
         for inputs, targets in _batches(subset, task, batch_size, device):
             with autocast_context(device, dtype):
-                if isinstance(model, GaussianVAE):
-                    mu, logvar = model.posterior(inputs)
-                    out = model.decoder_params(mu + torch.randn_like(mu) * (0.5 * logvar).exp())
-                else:
-                    out = model.decoder_params(model.encode(inputs))
+                out = model.posterior_decoder_params(inputs)
             sq += (out.float() - targets).pow(2).sum().item()
             count += targets.numel()
     rms = math.sqrt(sq / max(count, 1)) if math.isfinite(sq) else math.nan
     return max(rms, 1e-4) if math.isfinite(rms) else math.nan
 
 
-def _vae_log_weights(model: GaussianVAE, head: LikelihoodHead, mu: torch.Tensor, logvar: torch.Tensor,
-                     targets: torch.Tensor, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """log p(x, z_i) - log q(z_i|x) and -log p(x|z_i), both (B, samples), for z_i ~ q(z|x) = N(mu, e^logvar)."""
-    std = (0.5 * logvar).exp()
-    b = mu.shape[0]
-    eps = torch.randn(b, samples, *mu.shape[1:], device=mu.device)
-    z = mu.unsqueeze(1) + eps * std.unsqueeze(1)  # (B, S, D, h, w)
-    params = model.decoder_params(z.flatten(0, 1).contiguous(memory_format=torch.channels_last))
-    rep = targets.unsqueeze(1).expand(-1, samples, *targets.shape[1:]).flatten(0, 1)
-    nll = head.nll(params, rep).view(b, samples)
-    log_prior = (-0.5 * (z.pow(2) + LOG_2PI)).flatten(2).sum(2)
-    log_q = (-0.5 * (eps.pow(2) + LOG_2PI) - 0.5 * logvar.unsqueeze(1)).flatten(2).sum(2)
-    return -nll + log_prior - log_q, nll
-
-
-def _sample_chunks(total: int, batch: int, max_decode: int) -> list[int]:
-    per = max(1, max_decode // max(batch, 1))
-    return [min(per, total - s) for s in range(0, total, per)]
-
-
 @torch.no_grad()
-def bits_per_dim(model: nn.Module, task: Task, images: torch.Tensor, *, train_images: torch.Tensor | None = None,
+def bits_per_dim(model: LatentModel, task: Task, images: torch.Tensor, *, train_images: torch.Tensor | None = None,
                  iw_samples: int = 100, batch_size: int = 64, max_decode: int = 256,
                  device: torch.device | None = None, dtype: torch.dtype | None = None, seed: int = 0
                  ) -> dict[str, Any]:
@@ -122,32 +94,7 @@ def bits_per_dim(model: nn.Module, task: Task, images: torch.Tensor, *, train_im
             b = targets.shape[0]
             dims = targets[0].numel()
             with autocast_context(device, dtype):
-                if isinstance(model, VQVAE):
-                    idx = model.encode(inputs)
-                    nll = head.nll(model.decoder_params(idx), targets)
-                    rate = torch.full_like(nll, idx[0].numel() * math.log(model.num_embeddings))
-                    bound = nll + rate
-                else:
-                    if isinstance(model, GaussianVAE):
-                        mu, logvar = model.posterior(inputs)  # the encoder runs once per batch
-                        rate = gaussian_kl(mu, logvar)
-                    elif isinstance(model, VIMCO):
-                        log_q_all = model.logits(inputs)
-                        rate = model.kl(log_q_all)
-                    else:
-                        raise TypeError(f"no bits/dim for {type(model).__name__}")
-                    log_w, nlls = [], []
-                    for s in _sample_chunks(iw_samples, b, max_decode):
-                        if isinstance(model, GaussianVAE):
-                            lw, nl = _vae_log_weights(model, head, mu, logvar, targets, s)
-                        else:
-                            log_px, log_q, z, _ = model.log_weights(inputs, targets, s, log_q_all)
-                            lw, nl = log_px + model.log_prior(z.shape[-2:]) - log_q, -log_px
-                        log_w.append(lw)
-                        nlls.append(nl)
-                    log_w_all = torch.cat(log_w, 1).float()
-                    nll = torch.cat(nlls, 1).float().mean(1)
-                    bound = -(torch.logsumexp(log_w_all, 1) - math.log(iw_samples))
+                nll, rate, bound = model.bound_terms(inputs, targets, head, iw_samples, max_decode)
             recon_sum += nll.float().sum().item()
             rate_sum += rate.float().sum().item()
             bound_sum += bound.float().sum().item()
@@ -155,14 +102,11 @@ def bits_per_dim(model: nn.Module, task: Task, images: torch.Tensor, *, train_im
     scale = 1.0 / (max(n, 1) * dims * LN2) if dims else math.nan
     result["recon_bits_per_dim"] = recon_sum * scale
     result["rate_bits_per_dim"] = rate_sum * scale
-    if isinstance(model, VQVAE):
-        result["bits_per_dim"] = bound_sum * scale
-        result["bound"] = "vq: -log p(x|z_q) + latents*log K, uniform prior" + suffix
-    else:
-        kind = "vae: IWAE" if isinstance(model, GaussianVAE) else "vimco: multi-sample bound"
+    names = model.bound_names(iw_samples)
+    result["bits_per_dim"] = bound_sum * scale
+    result["bound"] = names["bound"] + suffix
+    if "elbo_bound" in names:
         result["elbo_bits_per_dim"] = (recon_sum + rate_sum) * scale
-        result["elbo_bound"] = ("vae" if isinstance(model, GaussianVAE) else "vimco") + ": negative ELBO" + suffix
-        result["bits_per_dim"] = bound_sum * scale
-        result["bound"] = f"{kind} k={iw_samples}" + suffix
+        result["elbo_bound"] = names["elbo_bound"] + suffix
         result["iw_samples"] = iw_samples
     return result

@@ -15,11 +15,10 @@ import math
 from typing import Any
 
 import torch
-from torch import nn
 
 from vqlab.data.tasks import Task, to_unit
+from vqlab.models.base import LatentModel
 from vqlab.models.quantize import perplexity_from_counts
-from vqlab.models.registry import is_vq
 
 
 def autocast_context(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
@@ -36,7 +35,7 @@ def psnr_from_mse(mse: float) -> float:
 
 @torch.no_grad()
 def predict_rgb(
-    model: nn.Module, task: Task, batch: torch.Tensor, device: torch.device, dtype: torch.dtype | None = None
+    model: LatentModel, task: Task, batch: torch.Tensor, device: torch.device, dtype: torch.dtype | None = None
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Run a uint8 batch (B, C, H, W) through the model in eval mode.
 
@@ -45,18 +44,15 @@ def predict_rgb(
     inputs, _ = task.prepare(batch)
     inputs = inputs.to(device).contiguous(memory_format=torch.channels_last)
     with autocast_context(device, dtype):
-        if is_vq(model):
-            indices = model.encode(inputs)
-            output = model.decode(indices)
-        else:
-            indices = None
-            output = model.reconstruct(inputs)
+        latents = model.encode(inputs)
+        output = model.decode(latents)
+    indices = latents if model.discrete else None
     return task.input_to_rgb(inputs.cpu()), task.output_to_rgb(output.float().cpu(), inputs.cpu()), indices
 
 
 @torch.no_grad()
 def evaluate_model(
-    model: nn.Module,
+    model: LatentModel,
     task: Task,
     images: torch.Tensor,
     *,
@@ -90,7 +86,7 @@ def evaluate_model(
             gray_sq += (gray - target).pow(2).sum().item()
             gray_ssim += ssim_fn(gray, target, data_range=1.0, reduction="none").sum().item()
         if indices is not None:
-            c = torch.bincount(indices.flatten().cpu(), minlength=model.num_embeddings)
+            c = torch.bincount(indices.flatten().cpu(), minlength=model.num_codes)
             counts = c if counts is None else counts + c
     mse = sq_err / max(n_values, 1)
     n_img = max(images.shape[0], 1)

@@ -7,6 +7,7 @@ options differ.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -46,7 +47,6 @@ def evaluate_run(run_dir: str | Path, *, iw_samples: int = 100, batch_size: int 
     from vqlab.data import load_dataset
     from vqlab.eval.bits import bits_per_dim
     from vqlab.eval.metrics import evaluate_model
-    from vqlab.models.registry import is_vq
     from vqlab.train.checkpoint import latest_checkpoint, read_state
     from vqlab.train.device import default_device, resolve_precision
     from vqlab.train.run import load_run
@@ -69,11 +69,12 @@ def evaluate_run(run_dir: str | Path, *, iw_samples: int = 100, batch_size: int 
     dtype = resolve_precision(run.config.train.precision, device)
     metrics: dict[str, Any] = {
         "run": str(run_dir), "step": run.step, "model": m.name, "task": run.task.name, "likelihood": m.likelihood,
-        "K": m.num_embeddings if is_vq(run.model) else None, "D": m.embedding_dim, "hidden": m.hidden,
+        "K": run.model.num_codes, "D": m.embedding_dim, "hidden": m.hidden,
         "wall_time": wall,
     }
-    if m.name == "vimco":
-        metrics["vimco_samples"] = m.vimco_samples
+    own = getattr(run.config, m.name, None)  # the model family's own section (vae, vimco), if it has one
+    if own is not None:
+        metrics.update({f"{m.name}_{k}": v for k, v in dataclasses.asdict(own).items()})
     metrics.update(evaluate_model(run.model, run.task, data.test, batch_size=batch_size, device=device, dtype=dtype))
     if run.task.name == "colorize" and run.task.color_space != "rgb":
         # The model's target is continuous chroma, not 8-bit pixels: a likelihood in bits/dim is not defined.

@@ -31,9 +31,8 @@ CONFIGS_DIR = "configs"
 # Short labels of common options in run names; other options use their flag name.
 LABELS = {"num_embeddings": "K", "embedding_dim": "D", "hidden": "h", "seed": "s", "model": "", "lr": "lr",
           "batch_size": "b", "steps": "steps", "likelihood": "", "task": "", "data": ""}
-# Options a finished run may change without being trained again from scratch (see cli_train.RESUMABLE).
-RESUMABLE_FIELDS = {("train", "steps"), ("train", "log_every"), ("train", "eval_every"),
-                    ("train", "checkpoint_every"), ("train", "max_minutes")}
+# Options a finished run may change without being trained again from scratch (declared in vqlab.config).
+RESUMABLE_FIELDS = {(s, f.name) for s, f in cfgmod.options() if f.metadata.get("resumable")}
 
 
 @dataclass
@@ -86,13 +85,13 @@ def plan_sweep(base: cfgmod.Config, axes: dict[str, list[Any]], flags: dict[str,
     for combo in combos:
         for seed in axes["seed"]:
             settings = {**combo, "seed": seed}
-            # A copy, not from_dict: validating here would resolve `auto` choices before the settings apply.
+            # A copy of the unresolved base: its `auto` choices resolve with this run's own settings.
             cfg = copy.deepcopy(base)
             for dest, value in settings.items():
                 section, field = flags[dest]
                 setattr(getattr(cfg, section), field, value)
             try:
-                cfgmod.validate(cfg)
+                cfgmod.resolve(cfgmod.validate(cfg))
             except VQLabError as exc:
                 raise VQLabError(f"sweep setting {run_name(settings, names)}: {exc}") from None
             name = run_name(settings, names)
@@ -117,7 +116,7 @@ def read_plan(out: Path) -> dict[str, Any]:
 
 def _comparable(cfg_dict: dict[str, Any]) -> dict[str, Any]:
     return {s: {k: v for k, v in fields.items() if (s, k) not in RESUMABLE_FIELDS}
-            for s, fields in cfg_dict.items() if s in ("model", "data", "train")}
+            for s, fields in cfg_dict.items() if s in cfgmod.SECTIONS}
 
 
 def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
@@ -132,6 +131,10 @@ def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
         saved = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
         raise VQLabError(f"{path} is unreadable; remove {run_dir} to train it again") from None
+    try:
+        saved = cfgmod.from_dict(saved, str(path)).to_dict()  # configs of earlier versions in today's layout
+    except VQLabError:
+        pass  # compared as written: it differs
     if _comparable(saved) != _comparable(cfg.to_dict()):
         raise VQLabError(f"{run_dir} holds a run with other settings than this sweep plans; "
                          f"use another --out or remove it")

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vqlab.config import QuantizerConfig
 from vqlab.models import dist_utils
 
 
@@ -41,6 +42,29 @@ class QuantizerOutput:
     commitment_loss: torch.Tensor
     perplexity: torch.Tensor
     counts: torch.Tensor
+
+
+class Quantizer(nn.Module):
+    """The interface every quantizer offers the VQ-VAE (built from the config by name in
+    :mod:`vqlab.models.registry` and handed to the model).
+
+    forward: (B, D, H, W) encoder output -> :class:`QuantizerOutput` (training statistics and updates happen here);
+    encode: nearest-code indices without any update; lookup: code vectors of an index map; num_codes: K.
+    """
+
+    embedding_dim: int
+
+    @property
+    def num_codes(self) -> int:
+        raise NotImplementedError
+
+    def encode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, D, H, W) -> (B, H, W) int64."""
+        raise NotImplementedError
+
+    def lookup(self, indices: torch.Tensor) -> torch.Tensor:
+        """(B, H, W) int64 -> (B, D, H, W) float32."""
+        raise NotImplementedError
 
 
 @torch.no_grad()
@@ -102,7 +126,7 @@ def perplexity_from_counts(counts: torch.Tensor) -> torch.Tensor:
     return entropy.exp()
 
 
-class VectorQuantizer(nn.Module):
+class VectorQuantizer(Quantizer):
     """K codes of dimension D. Input (B, D, H, W) -> :class:`QuantizerOutput`.
 
     Args:
@@ -152,6 +176,16 @@ class VectorQuantizer(nn.Module):
             self.codebook = nn.Parameter(init)
         self.register_buffer("initialized", torch.tensor(not kmeans_init))
         self.register_buffer("unused_steps", torch.zeros(num_embeddings, dtype=torch.long))
+
+    @classmethod
+    def from_config(cls, q: QuantizerConfig, num_embeddings: int, embedding_dim: int) -> VectorQuantizer:
+        """The quantizer a config's ``quantizer`` section describes, with K codes of dimension D."""
+        return cls(num_embeddings, embedding_dim, q.beta, ema=q.ema, decay=q.decay, kmeans_init=q.kmeans_init,
+                   restart_after=q.restart_after)
+
+    @property
+    def num_codes(self) -> int:
+        return self.num_embeddings
 
     def extra_repr(self) -> str:
         return (

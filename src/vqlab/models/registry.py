@@ -1,51 +1,62 @@
-"""Model registry: builds the model a config names, keyed by the CLI's ``--model`` names."""
+"""Registries keyed by the CLI's names: models (``--model``) and quantizers (``--quantizer``).
+
+A new model is one module implementing :class:`vqlab.models.base.LatentModel` plus one line in :data:`MODELS`;
+a new quantizer is one module implementing :class:`vqlab.models.quantize.Quantizer` plus one line in
+:data:`QUANTIZERS` (and its options in the ``quantizer`` section of :mod:`vqlab.config`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from torch import nn
-
-from vqlab.config import ModelConfig
+from vqlab.config import Config, QuantizerConfig
+from vqlab.models.base import LatentModel
 from vqlab.models.likelihood import DiscretizedGaussian, build_likelihood
+from vqlab.models.quantize import Quantizer, VectorQuantizer
 from vqlab.models.vae import GaussianVAE
 from vqlab.models.vimco import VIMCO
 from vqlab.models.vqvae import VQVAE
 
-
-def _vqvae(m: ModelConfig, in_channels: int, out_channels: int) -> nn.Module:
-    return VQVAE(
-        in_channels, out_channels, m.hidden, m.num_res_blocks, m.num_embeddings, m.embedding_dim, m.beta,
-        ema=m.ema, decay=m.decay, kmeans_init=m.kmeans_init, restart_after=m.restart_after,
-        likelihood=_head(m),
-    )
+# --quantizer name -> builder(quantizer options, K, D)
+QUANTIZERS: dict[str, Callable[[QuantizerConfig, int, int], Quantizer]] = {
+    "vq": VectorQuantizer.from_config,
+}
 
 
-def _vae(m: ModelConfig, in_channels: int, out_channels: int) -> nn.Module:
-    return GaussianVAE(in_channels, out_channels, m.hidden, m.num_res_blocks, m.embedding_dim, m.vae_sigma,
-                       likelihood=_head(m))
+def build_quantizer(cfg: Config) -> Quantizer:
+    """The quantizer a config names, with the model's K and D."""
+    return QUANTIZERS[cfg.quantizer.name](cfg.quantizer, cfg.model.num_embeddings, cfg.model.embedding_dim)
 
 
-def _vimco(m: ModelConfig, in_channels: int, out_channels: int) -> nn.Module:
-    # VIMCO needs a normalised likelihood: "mse" means the discretized Gaussian with --gaussian-sigma.
-    head = _head(m) or DiscretizedGaussian(m.gaussian_sigma)
-    return VIMCO(in_channels, out_channels, m.hidden, m.num_res_blocks, m.num_embeddings, m.embedding_dim, head,
-                 samples=m.vimco_samples)
-
-
-def _head(m: ModelConfig):
+def _head(cfg: Config):
+    m = cfg.model
     return build_likelihood(m.likelihood, mixtures=m.logistic_mixtures, sigma=m.gaussian_sigma)
 
 
-MODELS: dict[str, Callable[[ModelConfig, int, int], nn.Module]] = {"vqvae": _vqvae, "vae": _vae, "vimco": _vimco}
+def _vqvae(cfg: Config, in_channels: int, out_channels: int) -> LatentModel:
+    m = cfg.model
+    return VQVAE(in_channels, out_channels, m.hidden, m.num_res_blocks, m.num_embeddings, m.embedding_dim,
+                 likelihood=_head(cfg), quantizer=lambda: build_quantizer(cfg))
 
 
-def build_model(m: ModelConfig, in_channels: int, out_channels: int) -> nn.Module:
-    """A freshly initialised model for ``m`` with the given input and output channel counts."""
-    return MODELS[m.name](m, in_channels, out_channels)
+def _vae(cfg: Config, in_channels: int, out_channels: int) -> LatentModel:
+    m = cfg.model
+    return GaussianVAE(in_channels, out_channels, m.hidden, m.num_res_blocks, m.embedding_dim, cfg.vae.sigma,
+                       likelihood=_head(cfg))
 
 
-def is_vq(model: nn.Module) -> bool:
-    """True for models with discrete codes (VQ-VAE, VIMCO): they have ``encode``/``decode`` of code maps and
-    ``num_embeddings``, and report perplexity and codebook usage."""
-    return isinstance(model, (VQVAE, VIMCO))
+def _vimco(cfg: Config, in_channels: int, out_channels: int) -> LatentModel:
+    # VIMCO needs a normalised likelihood: "mse" means the discretized Gaussian with --gaussian-sigma.
+    m = cfg.model
+    head = _head(cfg) or DiscretizedGaussian(m.gaussian_sigma)
+    return VIMCO(in_channels, out_channels, m.hidden, m.num_res_blocks, m.num_embeddings, m.embedding_dim, head,
+                 samples=cfg.vimco.samples)
+
+
+# --model name -> builder(config, input channels, output channels)
+MODELS: dict[str, Callable[[Config, int, int], LatentModel]] = {"vqvae": _vqvae, "vae": _vae, "vimco": _vimco}
+
+
+def build_model(cfg: Config, in_channels: int, out_channels: int) -> LatentModel:
+    """A freshly initialised model for the whole config ``cfg`` with the given channel counts."""
+    return MODELS[cfg.model.name](cfg, in_channels, out_channels)

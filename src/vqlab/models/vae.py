@@ -6,10 +6,12 @@ import math
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
+from vqlab.models.base import LatentModel, sample_chunks
 from vqlab.models.layers import Decoder, Encoder
 from vqlab.models.likelihood import LikelihoodHead
+
+LOG_2PI = math.log(2.0 * math.pi)
 
 
 @dataclass
@@ -43,12 +45,14 @@ def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return kl.flatten(1).sum(1)
 
 
-class GaussianVAE(nn.Module):
+class GaussianVAE(LatentModel):
     """VAE with a diagonal Gaussian posterior per latent position and a N(0, I) prior.
 
     The encoder predicts 2D channels (mean and log-variance of D latent channels) on the (H/4, W/4) grid;
     ``sigma`` is the fixed standard deviation of the Gaussian likelihood on the target's scale.
     """
+
+    multi_sample_bound = True
 
     def __init__(
         self,
@@ -99,16 +103,59 @@ class GaussianVAE(nn.Module):
                          mse=recon_loss)
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Image shown at the posterior mean. (B, C_in, H, W) -> (B, C_out, H, W)."""
-        return self.decode(self.posterior(x)[0])
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Posterior mean. (B, C_in, H, W) -> (B, D, H/4, W/4) float32."""
+        return self.posterior(x)[0]
 
     def decoder_params(self, z: torch.Tensor) -> torch.Tensor:
         """Raw decoder output (the image, or the head's parameters). z: (B, D, h, w) -> (B, C_out*P, 4h, 4w)."""
         return self.decoder(z)
 
+    def posterior_decoder_params(self, x: torch.Tensor) -> torch.Tensor:
+        """Decoder output for z ~ q(z|x) (as in the ELBO)."""
+        mu, logvar = self.posterior(x)
+        return self.decoder_params(mu + torch.randn_like(mu) * (0.5 * logvar).exp())
+
+    def sample_prior(self, n: int, grid: tuple[int, int], *, temperature: float = 1.0,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+        """z ~ N(0, temperature^2 I): (n, D, h, w) on the CPU."""
+        return torch.randn(n, self.latent_dim, *grid, generator=generator) * temperature
+
     @torch.no_grad()
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Image batch from latents. z: (B, D, h, w) -> (B, C_out, 4h, 4w)."""
-        params = self.decoder(z)
-        return params if self.likelihood is None else self.likelihood.mean_image(params)
+    def interpolate(self, xa: torch.Tensor, xb: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
+        """Points between the posterior means of A and B: ts (S,) -> (S, D, h, w)."""
+        ts = ts.to(xa.device).view(-1, 1, 1, 1)
+        ma, mb = self.encode(xa), self.encode(xb)
+        return (1 - ts) * ma + ts * mb
+
+    def bound_terms(self, inputs: torch.Tensor, targets: torch.Tensor, head: LikelihoodHead, iw_samples: int,
+                    max_decode: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Reconstruction term and analytic KL of the ELBO, and the importance-weighted bound
+        -log (1/k) sum_i p(x, z_i) / q(z_i|x) (Burda et al. 2016) with k = ``iw_samples``."""
+        mu, logvar = self.posterior(inputs)  # the encoder runs once per batch
+        rate = gaussian_kl(mu, logvar)
+        log_w, nlls = [], []
+        for s in sample_chunks(iw_samples, targets.shape[0], max_decode):
+            lw, nl = self._log_weights(head, mu, logvar, targets, s)
+            log_w.append(lw)
+            nlls.append(nl)
+        log_w_all = torch.cat(log_w, 1).float()
+        bound = -(torch.logsumexp(log_w_all, 1) - math.log(iw_samples))
+        return torch.cat(nlls, 1).float().mean(1), rate, bound
+
+    def bound_names(self, iw_samples: int) -> dict[str, str]:
+        return {"bound": f"vae: IWAE k={iw_samples}", "elbo_bound": "vae: negative ELBO"}
+
+    def _log_weights(self, head: LikelihoodHead, mu: torch.Tensor, logvar: torch.Tensor, targets: torch.Tensor,
+                     samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """log p(x, z_i) - log q(z_i|x) and -log p(x|z_i), both (B, samples), for z_i ~ q(z|x)."""
+        std = (0.5 * logvar).exp()
+        b = mu.shape[0]
+        eps = torch.randn(b, samples, *mu.shape[1:], device=mu.device)
+        z = mu.unsqueeze(1) + eps * std.unsqueeze(1)  # (B, S, D, h, w)
+        params = self.decoder_params(z.flatten(0, 1).contiguous(memory_format=torch.channels_last))
+        rep = targets.unsqueeze(1).expand(-1, samples, *targets.shape[1:]).flatten(0, 1)
+        nll = head.nll(params, rep).view(b, samples)
+        log_prior = (-0.5 * (z.pow(2) + LOG_2PI)).flatten(2).sum(2)
+        log_q = (-0.5 * (eps.pow(2) + LOG_2PI) - 0.5 * logvar.unsqueeze(1)).flatten(2).sum(2)
+        return -nll + log_prior - log_q, nll

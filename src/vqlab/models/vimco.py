@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vqlab.models.base import LatentModel, sample_chunks
 from vqlab.models.layers import Decoder, Encoder
 from vqlab.models.likelihood import LikelihoodHead
 from vqlab.models.quantize import perplexity_from_counts
@@ -79,12 +80,15 @@ def vimco_surrogate(log_px: torch.Tensor, log_q: torch.Tensor, log_prior: torch.
     return surrogate, bound
 
 
-class VIMCO(nn.Module):
+class VIMCO(LatentModel):
     """Factorised categorical latents with a uniform prior, trained by VIMCO with ``samples`` samples per image.
 
     Shapes: input (B, C_in, H, W), H and W divisible by 4; the latent grid is (H/4, W/4) with K classes each.
     The likelihood head is required (the multi-sample bound needs a normalised p(x|z)).
     """
+
+    discrete = True
+    multi_sample_bound = True
 
     def __init__(self, in_channels: int, out_channels: int, hidden: int, num_res_blocks: int, num_embeddings: int,
                  embedding_dim: int, likelihood: LikelihoodHead, samples: int = 50) -> None:
@@ -166,17 +170,41 @@ class VIMCO(nn.Module):
             mse=F.mse_loss(recon, target.float()),
         )
 
+    @property
+    def num_codes(self) -> int:
+        return self.num_embeddings
+
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Posterior mode. (B, C_in, H, W) -> (B, H/4, W/4) int64."""
         return self.logits(x).argmax(-1)
 
-    @torch.no_grad()
-    def decode(self, indices: torch.Tensor) -> torch.Tensor:
-        """Image shown for class maps. (B, h, w) -> (B, C_out, 4h, 4w)."""
-        return self.likelihood.mean_image(self.decoder_params(indices))
+    def sample_prior(self, n: int, grid: tuple[int, int], *, temperature: float = 1.0,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+        """Class maps from the uniform prior (the temperature does not change a uniform distribution)."""
+        return torch.randint(0, self.num_embeddings, (n, *grid), generator=generator)
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Image shown for the posterior mode. (B, C_in, H, W) -> (B, C_out, H, W)."""
-        return self.decode(self.encode(x))
+    def interpolate(self, xa: torch.Tensor, xb: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
+        """The mode of the posterior log-probabilities interpolated between A's and B's: ts (S,) -> (S, h, w)."""
+        ts = ts.to(xa.device).view(-1, 1, 1, 1)
+        la, lb = self.logits(xa), self.logits(xb)  # (1, h, w, K)
+        return ((1 - ts) * la + ts * lb).argmax(-1)
+
+    def bound_terms(self, inputs: torch.Tensor, targets: torch.Tensor, head: LikelihoodHead, iw_samples: int,
+                    max_decode: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Reconstruction term and KL of the ELBO, and the k-sample bound with the categorical posterior and the
+        uniform prior (what VIMCO optimises) with k = ``iw_samples``. ``head`` is the model's own."""
+        log_q_all = self.logits(inputs)
+        rate = self.kl(log_q_all)
+        log_w, nlls = [], []
+        for s in sample_chunks(iw_samples, targets.shape[0], max_decode):
+            log_px, log_q, z, _ = self.log_weights(inputs, targets, s, log_q_all)
+            log_w.append(log_px + self.log_prior(z.shape[-2:]) - log_q)
+            nlls.append(-log_px)
+        log_w_all = torch.cat(log_w, 1).float()
+        bound = -(torch.logsumexp(log_w_all, 1) - math.log(iw_samples))
+        return torch.cat(nlls, 1).float().mean(1), rate, bound
+
+    def bound_names(self, iw_samples: int) -> dict[str, str]:
+        return {"bound": f"vimco: multi-sample bound k={iw_samples}", "elbo_bound": "vimco: negative ELBO"}

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from vqlab.models.base import LatentModel
 from vqlab.models.layers import Decoder, Encoder
 from vqlab.models.likelihood import LikelihoodHead
-from vqlab.models.quantize import VectorQuantizer
+from vqlab.models.quantize import Quantizer, VectorQuantizer
 
 
 @dataclass
@@ -44,12 +46,19 @@ class VQVAEOutput:
     nll: torch.Tensor | None = None
 
 
-class VQVAE(nn.Module):
+class VQVAE(LatentModel):
     """Vector-quantised VAE. Input (B, in_channels, H, W) with H, W divisible by 4.
 
     The defaults are the paper's CIFAR-10 model (section 4.1): h=256, two residual blocks, K=512, D=64.
-    With a ``likelihood`` head the decoder predicts that head's parameters and trains on its NLL.
+    ``quantizer`` is any :class:`~vqlab.models.quantize.Quantizer` whose ``embedding_dim`` is D, or a function
+    that makes one (the registry hands over a function built from the config, called after the encoder exists so
+    that parameters are initialised in the same order as always); without one, a :class:`VectorQuantizer` is
+    made from ``num_embeddings``, ``embedding_dim``, ``beta`` and the keyword options. With a ``likelihood`` head the decoder predicts that
+    head's parameters and trains on its NLL.
     """
+
+    discrete = True
+    prior = "learned"
 
     def __init__(
         self,
@@ -66,20 +75,31 @@ class VQVAE(nn.Module):
         kmeans_init: bool = False,
         restart_after: int = 0,
         likelihood: LikelihoodHead | None = None,
+        quantizer: Quantizer | Callable[[], Quantizer] | None = None,
     ) -> None:
         super().__init__()
+        if isinstance(quantizer, Quantizer):
+            embedding_dim = quantizer.embedding_dim
         self.encoder = Encoder(in_channels, hidden, embedding_dim, num_res_blocks)
-        self.quantizer = VectorQuantizer(
-            num_embeddings, embedding_dim, beta, ema=ema, decay=decay, kmeans_init=kmeans_init,
-            restart_after=restart_after,
-        )
+        if quantizer is None:
+            quantizer = VectorQuantizer(num_embeddings, embedding_dim, beta, ema=ema, decay=decay,
+                                        kmeans_init=kmeans_init, restart_after=restart_after)
+        elif not isinstance(quantizer, Quantizer):
+            quantizer = quantizer()
+        if quantizer.embedding_dim != embedding_dim:
+            raise ValueError(f"the quantizer's codes have D={quantizer.embedding_dim}, the encoder makes {embedding_dim}")
+        self.quantizer = quantizer
         self.likelihood = likelihood
         params = out_channels * (likelihood.params_per_channel if likelihood is not None else 1)
         self.decoder = Decoder(embedding_dim, hidden, params, num_res_blocks)
 
     @property
+    def num_codes(self) -> int:
+        return self.quantizer.num_codes
+
+    @property
     def num_embeddings(self) -> int:
-        return self.quantizer.num_embeddings
+        return self.quantizer.num_codes
 
     def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> VQVAEOutput:
         """Encode, quantize, decode. x: (B, C_in, H, W); target defaults to x."""
@@ -122,12 +142,21 @@ class VQVAE(nn.Module):
         return self.decoder(self.quantizer.lookup(indices))
 
     @torch.no_grad()
-    def decode(self, indices: torch.Tensor) -> torch.Tensor:
-        """Image batch from a code map. indices: (B, h, w) -> (B, C_out, 4h, 4w)."""
-        params = self.decoder_params(indices)
-        return params if self.likelihood is None else self.likelihood.mean_image(params)
+    def interpolate(self, xa: torch.Tensor, xb: torch.Tensor, ts: torch.Tensor) -> torch.Tensor:
+        """Codes of points between A's and B's encoder outputs (before quantization), each quantized to its
+        nearest codes. x: (1, C, H, W), ts: (S,) -> (S, h, w)."""
+        ts = ts.to(xa.device).view(-1, 1, 1, 1)
+        za, zb = self.encoder(xa).float(), self.encoder(xb).float()
+        return self.quantizer.encode((1 - ts) * za + ts * zb)
 
-    @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        """Decoder output for x without updating the codebook. (B, C_in, H, W) -> (B, C_out, H, W)."""
-        return self.decode(self.encode(x))
+    def bound_terms(self, inputs: torch.Tensor, targets: torch.Tensor, head: LikelihoodHead, iw_samples: int,
+                    max_decode: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The deterministic one-hot posterior has KL = log K per latent to the uniform prior over codes, so
+        -log p(x|z_q) + n_latents log K is the negative ELBO exactly (paper section 4.1)."""
+        idx = self.encode(inputs)
+        nll = head.nll(self.decoder_params(idx), targets)
+        rate = torch.full_like(nll, idx[0].numel() * math.log(self.num_codes))
+        return nll, rate, nll + rate
+
+    def bound_names(self, iw_samples: int) -> dict[str, str]:
+        return {"bound": "vq: -log p(x|z_q) + latents*log K, uniform prior"}

@@ -99,7 +99,7 @@ def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, prog
 def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx: DistContext) -> dict[str, Any]:
     from tqdm import tqdm
 
-    cfgmod.validate(cfg)
+    cfgmod.resolve(cfgmod.validate(cfg))
     _check_run_dir(run_dir, resume)
     t = cfg.train
     if t.batch_size % ctx.world_size:
@@ -120,7 +120,7 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
     task = Task(cfg.data.task, dataset.channels, cfg.data.color_space)
     device = ctx.device
     dtype = resolve_precision(t.precision, device)
-    model = build_model(cfg.model, task.in_channels, task.out_channels).to(device)
+    model = build_model(cfg, task.in_channels, task.out_channels).to(device)
     model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
 

@@ -29,8 +29,8 @@ from vqlab.data.base import write_atomic_npy
 from vqlab.errors import VQLabError
 from vqlab.eval.metrics import autocast_context
 from vqlab.fileio import atomic_write, atomic_write_json
+from vqlab.models.base import LatentModel
 from vqlab.models.pixelcnn import GatedPixelCNN
-from vqlab.models.vqvae import VQVAE
 from vqlab.train.checkpoint import fingerprint, latest_checkpoint
 from vqlab.train.run import LoadedRun
 
@@ -84,8 +84,9 @@ def run_fingerprint(run: LoadedRun) -> bytes:
     return fingerprint(ckpt)
 
 
-def require_vqvae(run: LoadedRun, what: str) -> VQVAE:
-    if not isinstance(run.model, VQVAE):
+def require_vqvae(run: LoadedRun, what: str) -> LatentModel:
+    """The run's model, if its codes take a learned prior (the VQ-VAE's)."""
+    if not (run.model.discrete and run.model.prior == "learned"):
         raise VQLabError(f"{what} needs a VQ-VAE run; {run.run_dir} is a {run.config.model.name} run")
     return run.model
 
@@ -120,7 +121,7 @@ def cached_codes(run: LoadedRun, split: str, images: torch.Tensor) -> np.ndarray
     for stale in folder.glob(f"codes_*_{split}.npy"):
         stale.unlink(missing_ok=True)
     codes = encode_images(run, images)
-    write_atomic_npy(path, codes.astype(np.uint16 if run.model.num_embeddings <= 65536 else np.int32))
+    write_atomic_npy(path, codes.astype(np.uint16 if run.model.num_codes <= 65536 else np.int32))
     return codes
 
 
@@ -145,7 +146,7 @@ def train_prior(run: LoadedRun, train_codes: np.ndarray, test_codes: np.ndarray,
 
     pcfg.validate()
     model = require_vqvae(run, "a PixelCNN prior")
-    k = model.num_embeddings
+    k = model.num_codes
     device = next(model.parameters()).device
     dtype = resolve_precision(run.config.train.precision, device)
     torch.manual_seed(pcfg.seed)
@@ -202,7 +203,7 @@ def _save_prior(run: LoadedRun, prior: GatedPixelCNN, counts: torch.Tensor, pcfg
     atomic_write(folder / "model.safetensors", lambda p: save_file(weights, str(p), metadata={"format": PRIOR_FORMAT}))
     atomic_write_json(folder / "config.json", {
         "format": PRIOR_FORMAT, "vqvae_fingerprint": run_fingerprint(run).hex(), "vqvae_step": run.step,
-        "num_embeddings": run.model.num_embeddings, "grid": list(grid), "trained_steps": step, **asdict(pcfg),
+        "num_embeddings": run.model.num_codes, "grid": list(grid), "trained_steps": step, **asdict(pcfg),
     })
 
 

@@ -68,7 +68,7 @@ def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> LoadedR
         raise VQLabError(f"run {run_dir} has no checkpoint yet (train it first)")
     state = read_state(ckpt)
     task = Task(cfg.data.task, channels, cfg.data.color_space)
-    model = build_model(cfg.model, task.in_channels, task.out_channels)
+    model = build_model(cfg, task.in_channels, task.out_channels)
     load_weights(ckpt, model)
     model.to(device).eval()
     return LoadedRun(model=model, config=cfg, task=task, step=state["step"], run_dir=run_dir)

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""The K/D study of issue 12: runs its sweeps (resumable) and, with --page, rewrites docs/experiments.md.
+
+Stages, in order (each a ``vqlab sweep`` into ROOT/NAME; run the script again to continue where it stopped):
+
+  fm-budget      Fashion-MNIST, reconstruct, default model: --steps 1500,3000,6000 (seed 0); picks the budget
+  fm-kd          Fashion-MNIST, reconstruct: K in 8..2048 at D=64, D in 2..256 at K=512, 3 seeds, at that budget
+  color-kd       photos, colorize, the same axes at the default colorize budget (3000 steps), 3 seeds
+  photos-budget  photos, reconstruct: --steps 1500,3000,6000 (seed 0); picks the budget
+  photos-kd      photos, reconstruct: the K/D axes, 3 seeds, at that budget
+
+The budget rule: the smallest step count after which doubling the steps gains less than GAIN_DB of test PSNR
+(and the largest tried when every doubling still gains more). The toy mode (--toy) runs every stage at a few
+steps with a tiny model on the data given by --toy-data, for the integration test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+K_VALUES = "8,32,128,512,2048"
+D_VALUES = "2,8,32,64,256"
+BUDGET_STEPS = (1500, 3000, 6000)
+GAIN_DB = 0.25
+FASHION = ["--data", "fashion-mnist"]
+
+
+def sweep(root: Path, name: str, args: list[str], toy: bool, log) -> Path:
+    out = root / name
+    cmd = [sys.executable, "-m", "vqlab", "sweep", "--out", str(out), "--log-every", "10", *args]
+    log(f"[{time.strftime('%H:%M:%S')}] {name}: {' '.join(cmd[1:])}")
+    subprocess.run(cmd, check=True)
+    return out
+
+
+def read_results(out: Path) -> list[dict[str, str]]:
+    path = out / "results.csv"
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def pick_budget(rows: list[dict[str, str]]) -> int:
+    """Smallest step count whose doubling gains < GAIN_DB test PSNR (see the module docstring)."""
+    by_steps = sorted((int(r["steps"]), float(r["psnr"])) for r in rows)
+    for (steps, psnr), (_, next_psnr) in itertools.pairwise(by_steps):
+        if next_psnr - psnr < GAIN_DB:
+            return steps
+    return by_steps[-1][0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", type=Path, default=Path("studies"), help="folder of the sweeps (studies)")
+    p.add_argument("--stages", default="fm-budget,fm-kd,color-kd,photos-budget,photos-kd")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--toy", action="store_true", help="tiny model, few steps (integration test)")
+    p.add_argument("--toy-data", default="photos", help="dataset of every stage in --toy mode")
+    args = p.parse_args(argv)
+    log = lambda line: print(line, flush=True)
+    toy = ["--preset", "tiny", "--data", args.toy_data] if args.toy else []
+    budget_steps = (10, 20, 40) if args.toy else BUDGET_STEPS
+    k_values, d_values = ("4,8", "2,8") if args.toy else (K_VALUES, D_VALUES)
+    common = ["--eval-every", "500", "--checkpoint-every", "500"] if not args.toy else []
+    budgets: dict[str, int] = {}
+    for stage in args.stages.split(","):
+        data = {"fm": FASHION, "photos": [], "color": []}[stage.split("-")[0]]
+        if args.toy:
+            data = []
+        task = ["--task", "colorize"] if stage.startswith("color") else []
+        if stage.endswith("-budget"):
+            steps = ",".join(str(s) for s in budget_steps)
+            out = sweep(args.root, stage, [*data, *task, *toy, *common, "--steps", steps], args.toy, log)
+            budgets[stage.split("-")[0]] = pick_budget(read_results(out))
+            log(f"{stage}: budget {budgets[stage.split('-')[0]]} steps")
+        elif stage.endswith("-kd"):
+            prefix = stage.split("-")[0]
+            if prefix != "color" and prefix not in budgets:
+                out = args.root / f"{prefix}-budget"
+                budgets[prefix] = pick_budget(read_results(out))
+            steps = [] if prefix == "color" else ["--steps", str(budgets[prefix])]
+            if args.toy:
+                steps = ["--steps", "20"]
+            sweep(args.root, stage, [*data, *task, *toy, *common, *steps, "--num-embeddings", k_values,
+                                     "--embedding-dim", d_values, "--vary", "--seeds", str(args.seeds)], args.toy, log)
+        else:
+            p.error(f"unknown stage {stage!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    raise SystemExit(main())
