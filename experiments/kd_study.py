@@ -36,6 +36,8 @@ def sweep(root: Path, name: str, args: list[str], toy: bool, log) -> Path:
     out = root / name
     cmd = [sys.executable, "-m", "vqlab", "sweep", "--out", str(out), "--log-every", "10", *args]
     log(f"[{time.strftime('%H:%M:%S')}] {name}: {' '.join(cmd[1:])}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "command.txt").write_text("OMP_NUM_THREADS=1 vqlab " + " ".join(cmd[3:]) + "\n")
     subprocess.run(cmd, check=True)
     return out
 

@@ -1,0 +1,43 @@
+"""The K/D study scripts (experiments/kd_study.py, kd_page.py) at toy size: they run their sweeps on a tiny
+folder dataset, pick a budget by their rule and regenerate a page from the finished runs."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, *args], check=False, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_pick_budget_rule():
+    sys.path.insert(0, str(ROOT / "experiments"))
+    try:
+        from kd_study import pick_budget
+    finally:
+        sys.path.pop(0)
+    rows = [{"steps": "10", "psnr": "20.0"}, {"steps": "20", "psnr": "21.0"}, {"steps": "40", "psnr": "21.1"}]
+    assert pick_budget(rows) == 20  # 10 -> 20 gains 1 dB, 20 -> 40 only 0.1
+    assert pick_budget([{"steps": "10", "psnr": "20"}, {"steps": "20", "psnr": "22"}]) == 20  # still gaining
+
+
+def test_study_and_page_at_toy_size(image_folder, tmp_path):
+    root = tmp_path / "studies"
+    proc = _run(str(ROOT / "experiments" / "kd_study.py"), "--root", str(root), "--toy", "--seeds", "1",
+                "--toy-data", f"folder:{image_folder}", "--stages", "fm-budget,fm-kd", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "fm-budget: budget" in proc.stdout
+    assert (root / "fm-kd" / "command.txt").read_text().startswith("OMP_NUM_THREADS=1 vqlab sweep")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    proc = _run(str(ROOT / "experiments" / "kd_page.py"), "--root", str(root), "--docs", str(docs), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = (docs / "experiments.md").read_text()
+    assert "| steps | test PSNR (dB)" in page and "### K (D = 8)" in page and "### D (K = 32)" in page
+    assert "photos, colorize: K and D\n\nNot run yet." in page
+    assert (docs / "figures" / "kd" / "fm-kd" / "psnr_vs_K.png").is_file()
