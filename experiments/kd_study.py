@@ -89,8 +89,12 @@ def main(argv: list[str] | None = None) -> int:
             steps = [] if prefix == "color" else ["--steps", str(budgets[prefix])]
             if args.toy:
                 steps = ["--steps", "20"]
-            sweep(args.root, stage, [*data, *task, *toy, *common, *steps, "--num-embeddings", k_values,
-                                     "--embedding-dim", d_values, "--vary", "--seeds", str(args.seeds)], args.toy, log)
+            kd = [*data, *task, *toy, *common, *steps, "--num-embeddings", k_values, "--embedding-dim", d_values,
+                  "--vary"]
+            # Seed 0 of every setting first, so a study stopped part-way still covers every setting; the second
+            # pass finds those runs finished and adds the other seeds.
+            for seeds in dict.fromkeys((1, args.seeds)):
+                sweep(args.root, stage, [*kd, "--seeds", str(seeds)], args.toy, log)
         else:
             p.error(f"unknown stage {stage!r}")
     return 0
