@@ -39,6 +39,7 @@ TASKS = ("reconstruct", "colorize")
 COLOR_SPACES = ("rgb", "ycbcr", "lab")
 PRECISIONS = ("auto", "fp32", "bf16")
 SCHEDULES = ("constant", "cosine")
+DOWNSAMPLES = (2, 4, 8, 16)
 SECTIONS = ("model", "quantizer", "vae", "vimco", "data", "train")
 
 
@@ -64,6 +65,9 @@ class ModelConfig:
                        choices=MODELS)
     hidden: int = option(128, "--hidden", "hidden channels h (paper: 256)")
     num_res_blocks: int = option(2, "--res-blocks", "residual blocks per encoder/decoder (2)")
+    downsample: int = option(4, "--downsample", (
+        "image size / latent grid size: 4 (the paper's two stride-2 stages), 8 or 16 (more stages: fewer codes "
+        "per image, lower rates); 2 also works"))
     num_embeddings: int = option(512, "--num-embeddings", "codebook size K (VIMCO: classes per latent)", short="-K")
     embedding_dim: int = option(64, "--embedding-dim", "code dimension D (VAE: latent channels)", short="-D")
     # "mse" trains on plain MSE (the decoder outputs the image); the others are discrete 8-bit likelihoods
@@ -313,11 +317,12 @@ def validate(cfg: Config) -> Config:
     first bad option. Returns ``cfg`` unchanged."""
     m, q, d, t = cfg.model, cfg.quantizer, cfg.data, cfg.train
     _check(m.name in MODELS, f"unknown model {m.name!r} (choose from {', '.join(MODELS)})")
-    for name in ("hidden", "num_res_blocks", "num_embeddings", "embedding_dim", "logistic_mixtures"):
+    for name in ("hidden", "num_res_blocks", "num_embeddings", "embedding_dim", "logistic_mixtures", "downsample"):
         _check(_is_int(getattr(m, name)), f"model.{name} must be an integer")
     _check(_is_int(q.restart_after), "quantizer.restart_after must be an integer")
     _check(_is_int(cfg.vimco.samples), "vimco.samples must be an integer")
     _check(m.hidden >= 1, "--hidden must be >= 1")
+    _check(m.downsample in DOWNSAMPLES, f"--downsample must be one of {', '.join(map(str, DOWNSAMPLES))}")
     _check(m.num_res_blocks >= 0, "model.num_res_blocks must be >= 0")
     _check(m.num_embeddings >= 1, "--num-embeddings (K) must be >= 1")
     _check(m.embedding_dim >= 1, "--embedding-dim (D) must be >= 1")
@@ -345,8 +350,8 @@ def validate(cfg: Config) -> Config:
         _check(not MODEL_TRAITS[m.name]["pixels_only"] or d.task == "reconstruct" or d.color_space == "rgb",
                f"--model {m.name} models 8-bit RGB sub-pixels; colorize with it needs --color-space rgb")
     if d.image_size is not None:
-        _check(_is_int(d.image_size) and d.image_size >= 4 and d.image_size % 4 == 0,
-               "--image-size must be a multiple of 4 (>= 4)")
+        _check(_is_int(d.image_size) and d.image_size >= 4 and d.image_size % max(m.downsample, 4) == 0,
+               f"--image-size must be a multiple of {max(m.downsample, 4)} (>= 4)")
     for name in ("steps", "warmup_steps", "batch_size", "log_every", "eval_every", "checkpoint_every", "eval_batch_size",
                  "keep_checkpoints", "seed"):
         _check(_is_int(getattr(t, name)), f"train.{name} must be an integer")

@@ -34,3 +34,27 @@ def test_residual_block_is_identity_plus_branch():
         nn.init.zeros_(p)
     x = torch.randn(1, 4, 5, 5)
     assert torch.equal(block(x), x)
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8, 16])
+def test_downsample_factor_sets_the_latent_grid(factor):
+    from vqlab.models.vqvae import VQVAE
+
+    model = VQVAE(3, 3, hidden=8, num_res_blocks=1, num_embeddings=8, embedding_dim=4, downsample=factor).eval()
+    x = torch.rand(2, 3, 64, 64)
+    codes = model.encode(x)
+    assert codes.shape == (2, 64 // factor, 64 // factor)
+    assert model.decode(codes).shape == (2, 3, 64, 64)
+    assert model.latent_grid((64, 32)) == (64 // factor, 32 // factor)
+    strided = [m for m in model.encoder.modules() if isinstance(m, torch.nn.Conv2d) and m.stride == (2, 2)]
+    assert len(strided) == factor.bit_length() - 1
+
+
+def test_paper_factor_keeps_the_parameter_names_of_earlier_checkpoints():
+    enc, dec = Encoder(3, 8, 4, 2), Decoder(4, 8, 3, 2)
+    assert [k for k in enc.state_dict() if "block" not in k] == ["net.0.weight", "net.0.bias", "net.2.weight",
+                                                                  "net.2.bias", "net.6.weight", "net.6.bias"]
+    assert [k for k in dec.state_dict() if "block" not in k] == ["net.0.weight", "net.0.bias", "net.4.weight",
+                                                                  "net.4.bias", "net.6.weight", "net.6.bias"]
+    with pytest.raises(ValueError, match="power of two"):
+        Encoder(3, 8, 4, 2, downsample=6)

@@ -36,13 +36,13 @@ def _head(cfg: Config):
 def _vqvae(cfg: Config, in_channels: int, out_channels: int) -> LatentModel:
     m = cfg.model
     return VQVAE(in_channels, out_channels, m.hidden, m.num_res_blocks, m.num_embeddings, m.embedding_dim,
-                 likelihood=_head(cfg), quantizer=lambda: build_quantizer(cfg))
+                 likelihood=_head(cfg), quantizer=lambda: build_quantizer(cfg), downsample=m.downsample)
 
 
 def _vae(cfg: Config, in_channels: int, out_channels: int) -> LatentModel:
     m = cfg.model
     return GaussianVAE(in_channels, out_channels, m.hidden, m.num_res_blocks, m.embedding_dim, cfg.vae.sigma,
-                       likelihood=_head(cfg))
+                       likelihood=_head(cfg), downsample=m.downsample)
 
 
 def _vimco(cfg: Config, in_channels: int, out_channels: int) -> LatentModel:
@@ -50,7 +50,7 @@ def _vimco(cfg: Config, in_channels: int, out_channels: int) -> LatentModel:
     m = cfg.model
     head = _head(cfg) or DiscretizedGaussian(m.gaussian_sigma)
     return VIMCO(in_channels, out_channels, m.hidden, m.num_res_blocks, m.num_embeddings, m.embedding_dim, head,
-                 samples=cfg.vimco.samples)
+                 samples=cfg.vimco.samples, downsample=m.downsample)
 
 
 # --model name -> builder(config, input channels, output channels)

@@ -63,14 +63,16 @@ class GaussianVAE(LatentModel):
         latent_dim: int = 64,
         sigma: float = 0.1,
         likelihood: LikelihoodHead | None = None,
+        downsample: int = 4,
     ) -> None:
         super().__init__()
+        self.downsample = downsample
         self.latent_dim = latent_dim
         self.sigma = sigma
         self.likelihood = likelihood
         params = out_channels * (likelihood.params_per_channel if likelihood is not None else 1)
-        self.encoder = Encoder(in_channels, hidden, 2 * latent_dim, num_res_blocks)
-        self.decoder = Decoder(latent_dim, hidden, params, num_res_blocks)
+        self.encoder = Encoder(in_channels, hidden, 2 * latent_dim, num_res_blocks, downsample)
+        self.decoder = Decoder(latent_dim, hidden, params, num_res_blocks, downsample)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z|x), float32. x: (B, C_in, H, W) -> 2 x (B, D, H/4, W/4)."""

@@ -91,14 +91,16 @@ class VIMCO(LatentModel):
     multi_sample_bound = True
 
     def __init__(self, in_channels: int, out_channels: int, hidden: int, num_res_blocks: int, num_embeddings: int,
-                 embedding_dim: int, likelihood: LikelihoodHead, samples: int = 50) -> None:
+                 embedding_dim: int, likelihood: LikelihoodHead, samples: int = 50, downsample: int = 4) -> None:
         super().__init__()
+        self.downsample = downsample
         self.num_embeddings = num_embeddings
         self.samples = samples
         self.likelihood = likelihood
-        self.encoder = Encoder(in_channels, hidden, num_embeddings, num_res_blocks)
+        self.encoder = Encoder(in_channels, hidden, num_embeddings, num_res_blocks, downsample)
         self.embedding = nn.Embedding(num_embeddings, embedding_dim)
-        self.decoder = Decoder(embedding_dim, hidden, out_channels * likelihood.params_per_channel, num_res_blocks)
+        self.decoder = Decoder(embedding_dim, hidden, out_channels * likelihood.params_per_channel, num_res_blocks,
+                               downsample)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Log-probabilities of q(z|x), float32. (B, C_in, H, W) -> (B, h, w, K) (normalised over K)."""

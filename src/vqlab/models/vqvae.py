@@ -76,11 +76,13 @@ class VQVAE(LatentModel):
         restart_after: int = 0,
         likelihood: LikelihoodHead | None = None,
         quantizer: Quantizer | Callable[[], Quantizer] | None = None,
+        downsample: int = 4,
     ) -> None:
         super().__init__()
+        self.downsample = downsample
         if isinstance(quantizer, Quantizer):
             embedding_dim = quantizer.embedding_dim
-        self.encoder = Encoder(in_channels, hidden, embedding_dim, num_res_blocks)
+        self.encoder = Encoder(in_channels, hidden, embedding_dim, num_res_blocks, downsample)
         if quantizer is None:
             quantizer = VectorQuantizer(num_embeddings, embedding_dim, beta, ema=ema, decay=decay,
                                         kmeans_init=kmeans_init, restart_after=restart_after)
@@ -91,7 +93,7 @@ class VQVAE(LatentModel):
         self.quantizer = quantizer
         self.likelihood = likelihood
         params = out_channels * (likelihood.params_per_channel if likelihood is not None else 1)
-        self.decoder = Decoder(embedding_dim, hidden, params, num_res_blocks)
+        self.decoder = Decoder(embedding_dim, hidden, params, num_res_blocks, downsample)
 
     @property
     def num_codes(self) -> int:

@@ -115,8 +115,9 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
     barrier(ctx)
     dataset = dataset if dataset is not None else load()
     h, w = dataset.image_size
-    if h % 4 or w % 4:
-        raise VQLabError(f"image size {h}x{w} is not divisible by 4; pass --image-size")
+    f = cfg.model.downsample
+    if h % f or w % f:
+        raise VQLabError(f"image size {h}x{w} is not divisible by --downsample {f}; pass --image-size")
     task = Task(cfg.data.task, dataset.channels, cfg.data.color_space)
     device = ctx.device
     dtype = resolve_precision(t.precision, device)
