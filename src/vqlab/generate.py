@@ -36,14 +36,20 @@ def _require_reconstruct(run: LoadedRun, what: str) -> None:
 
 
 def latent_grid(run: LoadedRun) -> tuple[int, int]:
-    """The (h, w) latent grid of the run's training images (image size / 4)."""
-    size = run.config.data.image_size
+    """The (h, w) latent grid of the run's training images (image size / downsampling factor).
+
+    The image size is the one the run recorded; only old runs without it load their dataset to find it.
+    """
+    size = getattr(run, "image_size", None)
+    if size is None and run.config.data.image_size is not None:
+        size = (run.config.data.image_size,) * 2
     if size is None:
         from vqlab.data import load_dataset
 
         d = run.config.data
-        size = load_dataset(d.dataset, root=d.root, image_size=None, download=False).image_size[0]
-    return size // 4, size // 4
+        size = load_dataset(d.dataset, root=d.root, image_size=None, download=False).image_size
+    f = downsample_factor(run.model)
+    return -(-size[0] // f), -(-size[1] // f)
 
 
 @torch.no_grad()
