@@ -126,8 +126,9 @@ class Model:
 
         Discrete models (VQ-VAE, VIMCO): an (h, w) int64 code map; the Gaussian VAE: its posterior mean, a
         (D, h, w) float32 array. h = ceil(H / 4), w = ceil(W / 4) for an H x W image (4: the downsampling factor).
+        Encoded in float32, so the codes are the ones ``vqlab encode`` stores and ``vqlab prior`` trains on.
         """
-        return _one_or_many(images, lambda im: encode_image(self.run, self._pixels(im), self._dtype).numpy())
+        return _one_or_many(images, lambda im: encode_image(self.run, self._pixels(im)).numpy())
 
     def decode(self, codes: Latents | Sequence[Latents],
                size: tuple[int, int] | None = None) -> Image.Image | list[Image.Image]:

@@ -6,20 +6,16 @@ cropped back, so outputs have the input's size.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
 from vqlab.errors import VQLabError
 from vqlab.eval.metrics import autocast_context
-from vqlab.images import crop, pad_to_multiple, save_image, to_uint8_tensor
+from vqlab.images import crop, pad_to_multiple
 from vqlab.models.registry import is_vq
-from vqlab.train.device import default_device, resolve_precision
-from vqlab.train.run import LoadedRun, load_run
+from vqlab.train.run import LoadedRun
 
-__all__ = ["decode_latents", "downsample_factor", "encode_image", "save_image", "transform_image",
-           "transform_image_file"]
+__all__ = ["decode_latents", "downsample_factor", "encode_image", "input_channels", "require_task", "transform_image"]
 
 
 def downsample_factor(model: nn.Module) -> int:
@@ -116,13 +112,3 @@ def require_task(run: LoadedRun, task: str) -> None:
 def input_channels(run: LoadedRun) -> int:
     """Channels an input image is read with: the data's channels for reconstruct, RGB for colorize."""
     return run.task.data_channels if run.task.name == "reconstruct" else 3
-
-
-def transform_image_file(run_dir: Path, image_path: Path, output_path: Path, expect_task: str) -> None:
-    """Load a run and an image file, colorize or reconstruct it, write the result (same size as the input)."""
-    device = default_device()
-    run = load_run(run_dir, device)
-    require_task(run, expect_task)
-    image = to_uint8_tensor(image_path, input_channels(run))
-    dtype = resolve_precision(run.config.train.precision, device)
-    save_image(output_path, transform_image(run, image, dtype))
