@@ -17,7 +17,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
 
 def _blocks(lang: str) -> list[str]:
-    return re.findall(rf"^```{lang}\n(.*?)^```", DOC.read_text(), flags=re.S | re.M)
+    return re.findall(rf"^```{lang}\n(.*?)^```", DOC.read_text(), flags=re.DOTALL | re.MULTILINE)
 
 
 def _speed_overrides(command: list[str], images: Path) -> list[str]:
