@@ -1,7 +1,7 @@
 """vqlab: discrete image representations with VQ-VAE (van den Oord et al. 2017), in plain PyTorch.
 
-Import the models directly (``from vqlab import VQVAE, GaussianVAE, VectorQuantizer``) or load a trained run
-(``vqlab.load_run(path)``).
+Load a trained run and use it (``m = vqlab.load("runs/demo"); m.reconstruct("photo.jpg")``, see docs/api.md),
+or import the models directly (``from vqlab import VQVAE, GaussianVAE, VectorQuantizer``).
 """
 
 __version__ = "0.1.0"
@@ -20,6 +20,16 @@ from vqlab.models import (
 )
 from vqlab.train.run import load_run
 
+
+def __getattr__(name: str):
+    """``vqlab.load`` and ``vqlab.Model`` come from :mod:`vqlab.api`, imported on first use."""
+    if name in ("load", "Model"):
+        from vqlab import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'vqlab' has no attribute {name!r}")
+
+
 __all__ = [
     "VQVAE",
     "Config",
@@ -27,6 +37,7 @@ __all__ = [
     "Decoder",
     "Encoder",
     "GaussianVAE",
+    "Model",
     "ModelConfig",
     "QuantizerOutput",
     "TrainConfig",
@@ -35,5 +46,6 @@ __all__ = [
     "VQVAEOutput",
     "VectorQuantizer",
     "__version__",
+    "load",
     "load_run",
 ]

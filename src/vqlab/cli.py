@@ -49,12 +49,16 @@ def _add_inference(sub: Any) -> None:
     fmt.add_argument("--csv", action="store_true", help="print CSV")
     p.add_argument("--iw-samples", type=int, default=100, help="samples of the VAE/VIMCO bounds (100)")
     p.add_argument("--batch-size", type=int, default=256)
-    for name, what in (("colorize", "colorize a grayscale or colour image (colorize runs)"),
-                       ("reconstruct", "pass an image through encoder, codebook and decoder")):
-        p = sub.add_parser(name, help=what)
+    for name, what in (("colorize", "colorize grayscale or colour images (colorize runs)"),
+                       ("reconstruct", "pass images through encoder, codebook and decoder")):
+        p = sub.add_parser(name, help=what, description=f"{what[0].upper()}{what[1:]}. Outputs have the inputs' "
+                           "size. With several inputs, a folder of images or an existing folder as -o, -o is a "
+                           "folder (created) and every output is named after its input.")
         p.add_argument("run", type=Path)
-        p.add_argument("image", type=Path)
-        p.add_argument("-o", "--output", type=Path, required=True, help="output image (.png, .jpg, ...)")
+        p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files or folders of images")
+        p.add_argument("-o", "--output", type=Path, required=True,
+                       help="output image (.png, .jpg, ...), or a folder for several inputs (created)")
+        p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,11 +100,56 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_image(args: argparse.Namespace) -> int:
-    from vqlab.inference import transform_image_file
+def _image_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
+    """(input, output) file pairs: one input file goes to the file ``output``; several inputs, folders (their
+    image files, sorted, not recursive) or an existing folder ``output`` put each output into the folder ``output``
+    under its input's file name."""
+    from vqlab.images import image_extensions, output_format
 
-    transform_image_file(args.run, args.image, args.output, expect_task=args.command)
-    print(f"wrote {args.output}")
+    files, to_folder = [], len(inputs) > 1 or output.is_dir()
+    for path in inputs:
+        if path.is_dir():
+            to_folder = True
+            found = sorted(f for f in path.iterdir()
+                           if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in image_extensions())
+            if not found:
+                raise VQLabError(f"no image files in folder {path}")
+            files += found
+        elif not path.exists():
+            raise VQLabError(f"image file not found: {path}")
+        else:
+            files.append(path)
+    if not to_folder:
+        output_format(output)
+        return [(files[0], output)]
+    if output.exists() and not output.is_dir():
+        raise VQLabError(f"-o {output} is a file; with several images -o must be a folder")
+    jobs, taken = [], {}
+    for src in files:
+        dst = output / src.name
+        output_format(dst)
+        if dst.name in taken:
+            raise VQLabError(f"{taken[dst.name]} and {src} would both be written to {dst}")
+        if dst.resolve() == src.resolve():
+            raise VQLabError(f"writing to {output} would overwrite the input {src}; choose another -o")
+        taken[dst.name] = src
+        jobs.append((src, dst))
+    return jobs
+
+
+def cmd_image(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from vqlab.api import load
+    from vqlab.images import save_image
+
+    jobs = _image_jobs(args.images, args.output)
+    model = load(args.run)
+    transform = model.colorize if args.command == "colorize" else model.reconstruct
+    for src, dst in tqdm(jobs, unit="image", disable=args.no_progress or len(jobs) == 1):
+        save_image(dst, transform(src))
+    print(f"wrote {args.output}" if len(jobs) == 1 and jobs[0][1] == args.output
+          else f"wrote {len(jobs)} images to {args.output}")
     return 0
 
 

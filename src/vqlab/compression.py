@@ -1,9 +1,9 @@
 """Images as VQ-VAE code indices: ``vqlab encode`` / ``vqlab decode`` on top of the .vqz format (codec.py).
 
-``encode`` stores the code maps of any-size images (padded to a multiple of 4 like ``vqlab reconstruct``), reads
-the file back to check it, and compares with PNG (lossless) and JPEG at the lowest quality whose PSNR is not
-below the VQ-VAE's (pooled over all images). Entropy coding (``freq`` or ``prior``) needs ``vqlab prior`` first:
-the code-frequency table is the training split's histogram stored with the prior.
+``encode`` stores the code maps of any-size images (padded to a multiple of the model's downsampling factor like
+``vqlab reconstruct``), reads the file back to check it, and compares with PNG (lossless) and JPEG at the lowest
+quality whose PSNR is not below the VQ-VAE's (pooled over all images). Entropy coding (``freq`` or ``prior``)
+needs ``vqlab prior`` first: the code-frequency table is the training split's histogram stored with the prior.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vqlab.codec import VQZ, EntropyModel, frequency_model, read_vqz, write_vqz
 from vqlab.errors import VQLabError
 from vqlab.fileio import atomic_write
+from vqlab.images import crop, to_uint8_tensor
+from vqlab.inference import decode_latents, encode_image
 from vqlab.train.run import LoadedRun
 
 MAX_PRIOR_CODES = 1024  # PixelCNN coding runs one network pass per code position
@@ -27,38 +28,25 @@ MAX_PRIOR_CODES = 1024  # PixelCNN coding runs one network pass per code positio
 
 def load_images(run: LoadedRun, paths: list[Path]) -> list[np.ndarray]:
     """Image files as uint8 (H, W, C) arrays, C the run's data channels (1: converted to grayscale)."""
-    from vqlab.data.base import load_image_file
-
     out = []
     for p in paths:
-        im = load_image_file(p)
-        arr = np.array(im.convert("L") if run.task.data_channels == 1 else im, dtype=np.uint8)
+        arr = to_uint8_tensor(p, run.task.data_channels).permute(1, 2, 0).numpy()
         if max(arr.shape[:2]) > 0xFFFF:
             raise VQLabError(f"{p} is larger than 65535 pixels on a side")
-        out.append(arr[:, :, None] if arr.ndim == 2 else arr)
+        out.append(arr)
     return out
 
 
-@torch.no_grad()
 def image_codes(run: LoadedRun, image: np.ndarray) -> np.ndarray:
     """Code map of one uint8 (H, W, C) image (float32), (ceil(H/4), ceil(W/4)) int64."""
-    device = next(run.model.parameters()).device
-    h, w = image.shape[:2]
-    x = run.task.inputs_from_unit(torch.from_numpy(image).permute(2, 0, 1).unsqueeze(0).float() / 255.0)
-    ph, pw = (-h) % 4, (-w) % 4
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if h > ph and w > pw else "replicate")
-    return run.model.encode(x.to(device)).cpu().numpy()[0]
+    return encode_image(run, torch.from_numpy(image).permute(2, 0, 1)).numpy()
 
 
-@torch.no_grad()
 def decode_maps(run: LoadedRun, vqz: VQZ) -> list[np.ndarray]:
     """Decoded uint8 (H, W, C) images of a file's code maps (float32), cropped to the stored sizes."""
-    device = next(run.model.parameters()).device
     out = []
-    for codes, (h, w) in zip(vqz.maps, vqz.sizes):
-        y = run.model.decode(torch.from_numpy(codes).long().unsqueeze(0).to(device)).float().cpu()
-        rgb = run.task.output_to_rgb(y, y)[0, :, :h, :w]
+    for codes, size in zip(vqz.maps, vqz.sizes):
+        rgb = crop(decode_latents(run, torch.from_numpy(codes).long()), size)
         arr = rgb.mul(255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
         out.append(arr[:, :, :run.task.data_channels])
     return out

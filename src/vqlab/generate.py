@@ -18,6 +18,8 @@ import torch
 
 from vqlab.errors import VQLabError
 from vqlab.eval.samples import make_grid
+from vqlab.images import ImageLike, crop, pad_to_multiple, to_pil, to_uint8_tensor
+from vqlab.inference import downsample_factor
 from vqlab.models.base import LatentModel
 from vqlab.train.run import LoadedRun
 
@@ -32,14 +34,20 @@ def _require_reconstruct(run: LoadedRun, what: str) -> None:
 
 
 def latent_grid(run: LoadedRun) -> tuple[int, int]:
-    """The (h, w) latent grid of the run's training images (image size / 4)."""
-    size = run.config.data.image_size
+    """The (h, w) latent grid of the run's training images (image size / downsampling factor).
+
+    The image size is the one the run recorded; only old runs without it load their dataset to find it.
+    """
+    size = getattr(run, "image_size", None)
+    if size is None and run.config.data.image_size is not None:
+        size = (run.config.data.image_size,) * 2
     if size is None:
         from vqlab.data import load_dataset
 
         d = run.config.data
-        size = load_dataset(d.dataset, root=d.root, image_size=None, download=False).image_size[0]
-    return size // 4, size // 4
+        size = load_dataset(d.dataset, root=d.root, image_size=None, download=False).image_size
+    f = downsample_factor(run.model)
+    return -(-size[0] // f), -(-size[1] // f)
 
 
 @torch.no_grad()
@@ -94,9 +102,7 @@ def file_mask(path: Path, h: int, w: int) -> torch.Tensor:
     """A mask image (white: take A, black: take B) resized to the latent grid (h, w)."""
     from PIL import Image
 
-    from vqlab.data.base import load_image_file
-
-    gray = load_image_file(path).convert("L").resize((w, h), Image.Resampling.BILINEAR)
+    gray = to_pil(path).convert("L").resize((w, h), Image.Resampling.BILINEAR)
     return torch.from_numpy(np.asarray(gray) >= 128)
 
 
@@ -112,47 +118,67 @@ def interpolate_latents(model: LatentModel, xa: torch.Tensor, xb: torch.Tensor, 
     return model.decode(model.interpolate(xa, xb, torch.linspace(0.0, 1.0, steps)))
 
 
-def load_pair(run: LoadedRun, a: Path, b: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images A and B as uint8 (1, C, H, W) of one size: B is resized to A's size, both cropped to multiples of 4."""
+def load_pair(run: LoadedRun, a: ImageLike, b: ImageLike) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images A and B as uint8 (1, C, H, W) of A's size (B is resized to it), C the run's data channels."""
     from PIL import Image
 
-    from vqlab.data.base import load_image_file
-
-    ima, imb = load_image_file(a), load_image_file(b)
+    ima, imb = to_pil(a), to_pil(b)
     if imb.size != ima.size:
         imb = imb.resize(ima.size, Image.Resampling.LANCZOS)
-    w, h = (ima.size[0] // 4) * 4, (ima.size[1] // 4) * 4
-    if w < 4 or h < 4:
-        raise VQLabError(f"{a} is too small to encode (at least 4x4 pixels)")
-    out = []
-    for im in (ima, imb):
-        im = im.convert("L") if run.task.data_channels == 1 else im
-        arr = np.asarray(im, dtype=np.uint8)[:h, :w]
-        arr = arr[:, :, None] if arr.ndim == 2 else arr
-        out.append(torch.from_numpy(arr.copy()).permute(2, 0, 1).unsqueeze(0))
-    return out[0], out[1]
+    return tuple(to_uint8_tensor(im, run.task.data_channels).unsqueeze(0) for im in (ima, imb))
+
+
+def _pair_inputs(run: LoadedRun, a: ImageLike, b: ImageLike) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+    """Model inputs of A and B (1, C_in, H', W') on the model's device, padded to the downsampling factor, and
+    A's size (H, W) to crop results back to."""
+    _require_reconstruct(run, "mixing")
+    device = next(run.model.parameters()).device
+    ua, ub = load_pair(run, a, b)
+    f = downsample_factor(run.model)
+    xa, xb = (pad_to_multiple(run.task.prepare(u)[0], f).to(device) for u in (ua, ub))
+    return xa, xb, (int(ua.shape[-2]), int(ua.shape[-1]))
+
+
+def _check_mix(mode: str, steps: int) -> None:
+    if steps < 2 and mode == "interpolate":
+        raise VQLabError("--steps must be >= 2")
 
 
 @torch.no_grad()
-def mix_images(run: LoadedRun, a: Path, b: Path, mode: str, steps: int = 8) -> np.ndarray:
-    """The picture ``vqlab mix`` writes: A | mix(es) | B (mask modes add a row: recon A | mask | recon B)."""
-    _require_reconstruct(run, "mixing")
-    if steps < 2 and mode == "interpolate":
-        raise VQLabError("--steps must be >= 2")
-    model = run.model
-    device = next(model.parameters()).device
-    ua, ub = load_pair(run, a, b)
-    xa, xb = (run.task.prepare(u)[0].to(device) for u in (ua, ub))
-    to_rgb = run.task.output_to_rgb
-    rgb_a, rgb_b = run.task.input_to_rgb(xa.cpu()), run.task.input_to_rgb(xb.cpu())
-    scale = max(1, 128 // max(xa.shape[-2:]))
+def mix_pair(run: LoadedRun, a: ImageLike, b: ImageLike, mode: str, steps: int = 8) -> torch.Tensor:
+    """The mixed image of A and B, (1, 3, H, W) in [0, 1] at A's size; ``interpolate``: (steps, 3, H, W)."""
+    _check_mix(mode, steps)
+    xa, xb, size = _pair_inputs(run, a, b)
     if mode == "interpolate":
-        mixes = to_rgb(interpolate_latents(model, xa, xb, steps).float().cpu(), xa.cpu())
+        out = interpolate_latents(run.model, xa, xb, steps)
+    else:
+        f = downsample_factor(run.model)
+        out = mix_latents(run.model, xa, xb, grid_mask(mode, xa.shape[-2] // f, xa.shape[-1] // f))
+    return crop(run.task.output_to_rgb(out.float().cpu(), xa.cpu()), size)
+
+
+@torch.no_grad()
+def mix_images(run: LoadedRun, a: ImageLike, b: ImageLike, mode: str, steps: int = 8) -> np.ndarray:
+    """The picture ``vqlab mix`` writes: A | mix(es) | B (mask modes add a row: recon A | mask | recon B).
+
+    Any image size: the inputs are padded to a multiple of the downsampling factor and every picture cropped back.
+    """
+    _check_mix(mode, steps)
+    xa, xb, size = _pair_inputs(run, a, b)
+    model, f = run.model, downsample_factor(run.model)
+
+    def to_rgb(out: torch.Tensor) -> torch.Tensor:
+        return crop(run.task.output_to_rgb(out.float().cpu(), xa.cpu()), size)
+
+    rgb_a, rgb_b = (crop(run.task.input_to_rgb(x.cpu()), size) for x in (xa, xb))
+    scale = max(1, 128 // max(size))
+    if mode == "interpolate":
+        mixes = to_rgb(interpolate_latents(model, xa, xb, steps))
         return make_grid([torch.cat([rgb_a, mixes, rgb_b])], scale=scale)
-    h, w = xa.shape[-2] // 4, xa.shape[-1] // 4
+    h, w = xa.shape[-2] // f, xa.shape[-1] // f
     mask = grid_mask(mode, h, w)
-    mixed = to_rgb(mix_latents(model, xa, xb, mask).float().cpu(), xa.cpu())
-    recon_a = to_rgb(mix_latents(model, xa, xb, torch.ones(h, w, dtype=torch.bool)).float().cpu(), xa.cpu())
-    recon_b = to_rgb(mix_latents(model, xa, xb, torch.zeros(h, w, dtype=torch.bool)).float().cpu(), xa.cpu())
-    mask_img = mask.float().repeat_interleave(4, 0).repeat_interleave(4, 1).expand(1, 3, -1, -1)
+    mixed = to_rgb(mix_latents(model, xa, xb, mask))
+    recon_a = to_rgb(mix_latents(model, xa, xb, torch.ones(h, w, dtype=torch.bool)))
+    recon_b = to_rgb(mix_latents(model, xa, xb, torch.zeros(h, w, dtype=torch.bool)))
+    mask_img = crop(mask.float().repeat_interleave(f, 0).repeat_interleave(f, 1).expand(1, 3, -1, -1), size)
     return make_grid([torch.cat([rgb_a, mixed, rgb_b]), torch.cat([recon_a, mask_img, recon_b])], scale=scale)

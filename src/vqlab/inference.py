@@ -1,73 +1,109 @@
-"""Whole-image inference with a trained run: colorize or reconstruct a picture of any size."""
+"""Whole-image inference with a trained run: colorize, reconstruct, encode to latents and decode, any image size.
+
+Images are padded to a multiple of the model's downsampling factor (:func:`downsample_factor`) and results
+cropped back, so outputs have the input's size.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import numpy as np
 import torch
-import torch.nn.functional as F
 
-from vqlab.data.base import load_image_file
 from vqlab.errors import VQLabError
 from vqlab.eval.metrics import autocast_context
-from vqlab.fileio import atomic_write
-from vqlab.train.device import default_device, resolve_precision
-from vqlab.train.run import LoadedRun, load_run
+from vqlab.images import crop, pad_to_multiple
+from vqlab.models.base import LatentModel
+from vqlab.train.run import LoadedRun
+
+__all__ = ["decode_latents", "downsample_factor", "encode_image", "input_channels", "require_task", "transform_image"]
+
+
+def downsample_factor(model: LatentModel) -> int:
+    """How many pixels one latent position covers along each side (the model's ``downsample``)."""
+    return int(model.downsample)
+
+
+def _device(run: LoadedRun) -> torch.device:
+    return next(run.model.parameters()).device
+
+
+def _padded_inputs(run: LoadedRun, image: torch.Tensor) -> torch.Tensor:
+    """uint8 (C, H, W) -> model inputs (1, in_channels, H', W') on the CPU, padded to the downsampling factor."""
+    unit = image.float().div(255.0).unsqueeze(0)
+    return pad_to_multiple(run.task.inputs_from_unit(unit), downsample_factor(run.model))
 
 
 @torch.no_grad()
 def transform_image(run: LoadedRun, image: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Run one uint8 image (C, H, W) of any size through the run's model.
+    """Run one uint8 image (C, H, W) of any size through the run's model (colorize or reconstruct).
 
-    The image is padded (reflect) to a multiple of 4 and the result cropped back, so the output has the input's
-    size. Returns (3, H, W) float in [0, 1].
+    The image is padded (reflect) to a multiple of the downsampling factor and the result cropped back, so the
+    output has the input's size. Returns (3, H, W) float in [0, 1].
     """
-    device = next(run.model.parameters()).device
-    _, h, w = image.shape
-    unit = image.float().div(255.0).unsqueeze(0)
-    inputs = run.task.inputs_from_unit(unit)
-    pad_h, pad_w = (-h) % 4, (-w) % 4
-    if pad_h or pad_w:
-        mode = "reflect" if h > pad_h and w > pad_w else "replicate"
-        inputs = F.pad(inputs, (0, pad_w, 0, pad_h), mode=mode)
-    inputs = inputs.to(device).contiguous(memory_format=torch.channels_last)
+    device = _device(run)
+    inputs = _padded_inputs(run, image)
+    x = inputs.to(device).contiguous(memory_format=torch.channels_last)
     with autocast_context(device, dtype):
-        output = run.model.decode(run.model.encode(inputs))
-    rgb = run.task.output_to_rgb(output.float().cpu(), inputs.cpu())
-    return rgb[0, :, :h, :w]
+        output = run.model.decode(run.model.encode(x))
+    rgb = run.task.output_to_rgb(output.float().cpu(), inputs)
+    return crop(rgb[0], image.shape[-2:])
 
 
-def _image_tensor(path: Path, channels: int) -> torch.Tensor:
-    im = load_image_file(path)
-    if channels == 1:
-        im = im.convert("L")
-    arr = np.asarray(im, dtype=np.uint8)
-    arr = arr[:, :, None] if arr.ndim == 2 else arr
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+@torch.no_grad()
+def encode_image(run: LoadedRun, image: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Latents of one uint8 image (C, H, W) of any size, on the CPU.
+
+    Discrete models (VQ-VAE, VIMCO): the (h, w) int64 code map; continuous (Gaussian VAE): the posterior mean
+    (D, h, w) float32; h = ceil(H / f), w = ceil(W / f) with f the downsampling factor.
+    """
+    model, device = run.model, _device(run)
+    x = _padded_inputs(run, image).to(device)
+    with autocast_context(device, dtype):
+        latents = model.encode(x)[0].cpu()
+    return latents if model.discrete else latents.float()
 
 
-def save_image(path: Path, rgb: torch.Tensor) -> None:
-    """Write (3, H, W) floats in [0, 1] to ``path``; the format follows the file extension."""
-    from PIL import Image
+def _check_latents(model: LatentModel, latents: torch.Tensor) -> torch.Tensor:
+    """Validate one latent map for ``model`` and return it as a batch of one."""
+    if model.discrete:
+        if latents.dim() != 2 or latents.dtype.is_floating_point or latents.dtype == torch.bool:
+            raise VQLabError(f"codes must be an (h, w) integer code map, got {latents.dtype} {tuple(latents.shape)}")
+        k = model.num_codes
+        if latents.numel() and (int(latents.min()) < 0 or int(latents.max()) >= k):
+            raise VQLabError(f"codes must lie in 0..{k - 1} (this model has K={k})")
+        latents = latents.long()
+    else:
+        dim = getattr(model, "latent_dim", None)
+        if latents.dim() != 3 or (dim is not None and latents.shape[0] != dim):
+            raise VQLabError(f"latents must be a (D, h, w) map with D={dim}, got {tuple(latents.shape)}")
+        latents = latents.float()
+    if latents.numel() == 0:
+        raise VQLabError("the latent map is empty")
+    return latents.unsqueeze(0)
 
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise VQLabError(f"cannot tell the image format of {path} from its extension (use .png or .jpg)")
-    arr = rgb.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    try:
-        atomic_write(path, lambda p: Image.fromarray(arr).save(p, format=fmt))
-    except (OSError, ValueError, KeyError) as exc:
-        raise VQLabError(f"cannot write {path}: {exc}") from None
+
+@torch.no_grad()
+def decode_latents(run: LoadedRun, latents: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Image of one latent map as :func:`encode_image` returns it: (3, f*h, f*w) float in [0, 1].
+
+    Not for colorize runs that predict only the colour (ycbcr, lab): their output needs the input's luminance.
+    """
+    if run.task.name == "colorize" and run.task.color_space != "rgb":
+        raise VQLabError(f"run {run.run_dir} predicts only the colour ({run.task.color_space}), so its latents "
+                         f"cannot be decoded without the gray input; use colorize on the image instead")
+    device = _device(run)
+    z = _check_latents(run.model, torch.as_tensor(latents)).to(device)
+    with autocast_context(device, dtype):
+        out = run.model.decode(z).float().cpu()
+    return run.task.output_to_rgb(out, out)[0]
 
 
-def transform_image_file(run_dir: Path, image_path: Path, output_path: Path, expect_task: str) -> None:
-    """Load a run and an image file, colorize or reconstruct it, write the result (same size as the input)."""
-    device = default_device()
-    run = load_run(run_dir, device)
-    if run.task.name != expect_task:
-        raise VQLabError(f"run {run_dir} was trained for the {run.task.name} task; use 'vqlab {run.task.name}'")
-    channels = run.task.data_channels if run.task.name == "reconstruct" else 3
-    image = _image_tensor(image_path, channels)
-    dtype = resolve_precision(run.config.train.precision, device)
-    save_image(output_path, transform_image(run, image, dtype))
+def require_task(run: LoadedRun, task: str) -> None:
+    """Refuse a run trained for another task than ``task`` (colorize or reconstruct) with a VQLabError."""
+    if run.task.name != task:
+        raise VQLabError(f"run {run.run_dir} was trained for the {run.task.name} task; use {run.task.name} "
+                         f"('vqlab {run.task.name}') instead of {task}")
+
+
+def input_channels(run: LoadedRun) -> int:
+    """Channels an input image is read with: the data's channels for reconstruct, RGB for colorize."""
+    return run.task.data_channels if run.task.name == "reconstruct" else 3

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from vqlab.errors import VQLabError
 from vqlab.fileio import atomic_write
+from vqlab.images import load_image_file  # re-exported: the one image-file loader lives in vqlab.images
 
 __all__ = [
     "ImageDataset",
@@ -88,44 +89,6 @@ def check_image_size(image_size: int | None) -> int | None:
     if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
         raise VQLabError(f"image_size must be a positive integer, got {image_size!r}")
     return int(image_size)
-
-
-def _to_rgb(im: Image.Image) -> Image.Image:
-    """Convert any PIL mode to RGB: transparency over white, 16-bit scaled down to 8-bit."""
-    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(im).astype(np.int64)
-        shift = 8 if im.mode.startswith("I;16") or arr.max(initial=0) > 255 else 0
-        im = Image.fromarray(np.clip(arr >> shift, 0, 255).astype(np.uint8), mode="L")
-    elif im.mode == "F":
-        im = Image.fromarray(np.clip(np.asarray(im), 0, 255).astype(np.uint8), mode="L")
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info):
-        rgba = im.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return im.convert("RGB")
-
-
-def load_image_file(path: str | os.PathLike[str]) -> Image.Image:
-    """Open one image file of any size as a fully loaded RGB PIL image.
-
-    EXIF orientation is applied; transparent pixels are put over white. Raises :class:`VQLabError` naming
-    the file when it is missing, not a file, or not a readable image.
-    """
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise VQLabError(f"image file not found: {p}")
-    if not p.is_file():
-        raise VQLabError(f"not an image file: {p}")
-    try:
-        with Image.open(p) as im:
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            return _to_rgb(im)
-    except VQLabError:
-        raise
-    # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError, struct.error, ...
-    except Exception as exc:  # noqa: BLE001
-        raise VQLabError(f"cannot read image {p}: {exc.__class__.__name__}: {exc}") from None
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:

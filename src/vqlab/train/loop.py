@@ -137,7 +137,7 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
     barrier(ctx)
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        rundir.write_config(run_dir, cfg, dataset.channels)
+        rundir.write_config(run_dir, cfg, dataset.channels, dataset.image_size)
         rundir.truncate_metrics(run_dir, start_step)
 
     forward: torch.nn.Module = model

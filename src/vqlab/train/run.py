@@ -24,8 +24,8 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 
 
-def read_config(run_dir: Path) -> tuple[cfgmod.Config, int | None]:
-    """The config a run was trained with and its data's channel count; a folder without one is not a run."""
+def _read_config_file(run_dir: Path) -> tuple[cfgmod.Config, dict[str, Any]]:
+    """The run's config and what is stored next to it about its data (``channels``, ``image_size``)."""
     path = run_dir / CONFIG_FILE
     if not run_dir.is_dir():
         raise VQLabError(f"run directory {run_dir} does not exist")
@@ -33,34 +33,56 @@ def read_config(run_dir: Path) -> tuple[cfgmod.Config, int | None]:
         raise VQLabError(f"{run_dir} is not a vqlab run directory (no {CONFIG_FILE})")
     try:
         data = json.loads(path.read_text())
-        channels = data.pop("channels", None)
+        extras = {key: data.pop(key, None) for key in ("channels", "image_size")}
     except (OSError, json.JSONDecodeError, AttributeError) as exc:
         raise VQLabError(f"{path} is not a valid run config: {exc}") from None
-    return cfgmod.from_dict(data, str(path)), channels
+    return cfgmod.from_dict(data, str(path)), extras
 
 
-def write_config(run_dir: Path, cfg: cfgmod.Config, data_channels: int) -> None:
-    """Store the run's config together with the dataset's channel count (needed to rebuild the model)."""
+def read_config(run_dir: Path) -> tuple[cfgmod.Config, int | None]:
+    """The config a run was trained with and its data's channel count; a folder without one is not a run."""
+    cfg, extras = _read_config_file(run_dir)
+    return cfg, extras["channels"]
+
+
+def _image_size(value: Any) -> tuple[int, int] | None:
+    """A recorded ``image_size`` [H, W] as a tuple; None when absent (runs from before it was recorded)."""
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value):
+        return int(value[0]), int(value[1])
+    return None
+
+
+def write_config(run_dir: Path, cfg: cfgmod.Config, data_channels: int,
+                 image_size: tuple[int, int] | None = None) -> None:
+    """Store the run's config with the dataset's channel count (needed to rebuild the model) and its training
+    image size (H, W) (needed to sample without the data)."""
     data = cfg.to_dict()
     data["channels"] = data_channels
+    if image_size is not None:
+        data["image_size"] = [int(image_size[0]), int(image_size[1])]
     atomic_write_text(run_dir / CONFIG_FILE, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 @dataclass
 class LoadedRun:
-    """A trained model ready for inference, with what is needed to feed it."""
+    """A trained model ready for inference, with what is needed to feed it.
+
+    ``image_size`` is the (H, W) of the training images, None for runs trained before it was recorded.
+    """
 
     model: nn.Module
     config: cfgmod.Config
     task: Task
     step: int
     run_dir: Path
+    image_size: tuple[int, int] | None = None
 
 
 def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> LoadedRun:
     """Rebuild the model of a run from its newest checkpoint, in eval mode on ``device``."""
     run_dir = Path(run_dir)
-    cfg, channels = read_config(run_dir)
+    cfg, extras = _read_config_file(run_dir)
+    channels = extras["channels"]
     if channels not in (1, 3):
         raise VQLabError(f"{run_dir / CONFIG_FILE} does not record the data's channel count")
     ckpt = latest_checkpoint(run_dir)
@@ -71,7 +93,8 @@ def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> LoadedR
     model = build_model(cfg, task.in_channels, task.out_channels)
     load_weights(ckpt, model)
     model.to(device).eval()
-    return LoadedRun(model=model, config=cfg, task=task, step=state["step"], run_dir=run_dir)
+    return LoadedRun(model=model, config=cfg, task=task, step=state["step"], run_dir=run_dir,
+                     image_size=_image_size(extras["image_size"]))
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
