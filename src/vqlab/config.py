@@ -57,7 +57,7 @@ def option(default: Any, flag: str | None, help: str, *, short: str | None = Non
     return field(default=default, metadata=meta)
 
 
-@dataclass
+@dataclass(slots=True)
 class ModelConfig:
     """Architecture and output likelihood (paper section 4.1), shared by every model."""
 
@@ -80,7 +80,7 @@ class ModelConfig:
     gaussian_sigma: float = option(0.1, "--gaussian-sigma", "std of the discretized Gaussian (0.1)")
 
 
-@dataclass
+@dataclass(slots=True)
 class QuantizerConfig:
     """The VQ-VAE's quantizer (paper section 3.2 and appendix A.1), chosen by name from a registry."""
 
@@ -93,21 +93,21 @@ class QuantizerConfig:
     restart_after: int = option(50, "--restart-after", "re-seed codes unused this many steps (0: off)")
 
 
-@dataclass
+@dataclass(slots=True)
 class VAEConfig:
     """The Gaussian VAE baseline's own options."""
 
     sigma: float = option(0.1, "--vae-sigma", "VAE Gaussian likelihood std (0.1)")
 
 
-@dataclass
+@dataclass(slots=True)
 class VIMCOConfig:
     """The VIMCO baseline's own options (Mnih & Rezende 2016)."""
 
     samples: int = option(50, "--vimco-samples", "VIMCO samples per image (50, as the paper)")
 
 
-@dataclass
+@dataclass(slots=True)
 class DataConfig:
     """Dataset and task. ``image_size`` None keeps the dataset's native size."""
 
@@ -123,7 +123,7 @@ class DataConfig:
     hflip: bool = option(False, "--hflip", "mirror a random half of each training batch left-right")
 
 
-@dataclass
+@dataclass(slots=True)
 class TrainConfig:
     """Optimisation, logging and checkpointing."""
 
@@ -150,7 +150,7 @@ class TrainConfig:
                                        resumable=True)
 
 
-@dataclass
+@dataclass(slots=True)
 class Config:
     """A whole run: model, its family's options, data, train."""
 
