@@ -24,6 +24,20 @@ def test_image_dataset_properties_and_validation() -> None:
         ImageDataset("x", torch.zeros(1, 3, 4, 4, dtype=torch.uint8), torch.zeros(1, 3, 5, 4, dtype=torch.uint8))
 
 
+
+def test_image_dataset_optional_val_split() -> None:
+    u8 = torch.uint8
+    ds = ImageDataset("x", torch.zeros(4, 3, 6, 6, dtype=u8), torch.zeros(2, 3, 6, 6, dtype=u8))
+    assert ds.val is None  # sources without a validation split: unchanged
+    val = torch.zeros(3, 3, 6, 6, dtype=u8).permute(0, 1, 3, 2)
+    ds = ImageDataset("x", torch.zeros(4, 3, 6, 6, dtype=u8), torch.zeros(2, 3, 6, 6, dtype=u8), val=val)
+    assert ds.val is not None and ds.val.shape == (3, 3, 6, 6) and ds.val.is_contiguous()
+    assert ImageDataset("x", ds.train, ds.test, torch.zeros(0, 3, 6, 6, dtype=u8)).val.shape[0] == 0
+    with pytest.raises(ValueError, match="val"):
+        ImageDataset("x", ds.train, ds.test, val=torch.zeros(1, 3, 5, 6, dtype=u8))
+    with pytest.raises(ValueError, match="val"):
+        ImageDataset("x", ds.train, ds.test, val=torch.zeros(1, 3, 6, 6))
+
 def test_cache_root_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VQLAB_CACHE", raising=False)
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)

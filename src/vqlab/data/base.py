@@ -30,20 +30,24 @@ __all__ = [
 
 @dataclass
 class ImageDataset:
-    """Train and test images of one source, kept as uint8 in memory.
+    """Train, test and (optionally) validation images of one source, kept as uint8 in memory.
 
     ``train`` is ``(N, C, H, W)`` and ``test`` is ``(M, C, H, W)``, both uint8 and contiguous, with ``C`` in
-    ``{1, 3}`` and the same ``(C, H, W)`` in both splits. ``name`` is the spec that loads it again
-    (``"photos"``, ``"cifar10"``, ``"folder:/abs/path"``).
+    ``{1, 3}`` and the same ``(C, H, W)`` in both splits. ``val`` is ``None`` for sources without a
+    validation split, else a third such tensor ``(V, C, H, W)`` (``V`` may be 0). ``name`` is the spec that
+    loads it again (``"photos"``, ``"cifar10"``, ``"folder:/abs/path"``).
     """
 
     name: str
     train: torch.Tensor
     test: torch.Tensor
+    val: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
-        for split in ("train", "test"):
+        for split in ("train", "test", "val"):
             t = getattr(self, split)
+            if t is None and split == "val":
+                continue
             if not isinstance(t, torch.Tensor) or t.dtype != torch.uint8 or t.dim() != 4:
                 raise ValueError(f"ImageDataset.{split} must be a uint8 tensor of shape (N, C, H, W)")
             if t.shape[1] not in (1, 3):
@@ -52,6 +56,10 @@ class ImageDataset:
         if self.train.shape[1:] != self.test.shape[1:]:
             raise ValueError(
                 f"train {tuple(self.train.shape[1:])} and test {tuple(self.test.shape[1:])} images differ in shape"
+            )
+        if self.val is not None and self.val.shape[1:] != self.train.shape[1:]:
+            raise ValueError(
+                f"train {tuple(self.train.shape[1:])} and val {tuple(self.val.shape[1:])} images differ in shape"
             )
 
     @property
