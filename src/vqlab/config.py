@@ -111,7 +111,9 @@ class VIMCOConfig:
 class DataConfig:
     """Dataset and task. ``image_size`` None keeps the dataset's native size."""
 
-    dataset: str = option("photos", "--data", "photos (default), cifar10, mnist, fashion-mnist, folder:PATH")
+    dataset: str = option(
+        "photos", "--data", "photos (default), photos-wide, cifar10, mnist, fashion-mnist, folder:PATH"
+    )
     task: str = option("reconstruct", "--task", "reconstruct (default) or colorize", choices=TASKS)
     color_space: str = option("auto", "--color-space", (
         "colorize target: auto (default: ycbcr with --likelihood mse, else rgb), ycbcr or lab (predict the "

@@ -10,13 +10,13 @@ from vqlab.errors import VQLabError
 
 
 def test_registry_names() -> None:
-    assert set(DATASETS) == {"photos", "cifar10", "mnist", "fashion-mnist"}
+    assert set(DATASETS) == {"photos", "photos-wide", "cifar10", "mnist", "fashion-mnist"}
 
 
 def test_unknown_name_lists_valid_ones() -> None:
     with pytest.raises(VQLabError, match="unknown dataset 'cifar100'") as info:
         load_dataset("cifar100")
-    for name in ("photos", "cifar10", "mnist", "fashion-mnist", "folder:PATH"):
+    for name in ("photos", "photos-wide", "cifar10", "mnist", "fashion-mnist", "folder:PATH"):
         assert name in str(info.value)
     with pytest.raises(VQLabError, match="folder:"):
         load_dataset("folder:")

@@ -1,4 +1,4 @@
-"""Data sources that return uint8 image tensors ``(N, C, H, W)``: photos, cifar10, mnist, fashion-mnist, folder.
+"""Data sources of uint8 image tensors ``(N, C, H, W)``: photos, photos-wide, cifar10, mnist, fashion-mnist, folder.
 
 Heavy optional imports (scikit-image, scikit-learn, matplotlib) happen only when the photos are built.
 """
