@@ -40,7 +40,8 @@ def test_debian_style_source_and_box_and_shrink(tmp_path: Path) -> None:
     assert photo.load(max_side=30).shape == (20, 30, 3)
     assert photo.load(max_side=100).shape == (40, 60, 3)
     assert C.Photo("r", src, "rgba.png").load().shape == (40, 60, 3)  # alpha composited away
-    assert C.Photo("m", src, "missing.png").file() is None
+    assert photo.original_size() == (60, 40) and C.Photo("b", src, "a.png", box=(1, 2, 5, 9)).original_size() == (4, 7)
+    assert C.Photo("m", src, "missing.png").file() is None and C.Photo("m", src, "missing.png").original_size() is None
     gone = C.Source("gone", "debian", str(tmp_path / "nowhere"), "CC0")
     assert gone.folder() is None and C.Photo("g", gone, "a.png").file() is None
     with pytest.raises(FileNotFoundError, match="gone"):

@@ -84,6 +84,20 @@ class Photo:
         f = folder / self.path
         return f if f.is_file() else None
 
+    def original_size(self) -> tuple[int, int] | None:
+        """``(width, height)`` of the picture as stored (inside ``box``), read from the file header; ``None`` if
+        missing or unreadable."""
+        f = self.file()
+        if f is None:
+            return None
+        if self.box is not None:
+            return self.box[2] - self.box[0], self.box[3] - self.box[1]
+        try:
+            with Image.open(f) as im:
+                return im.size
+        except (OSError, ValueError):
+            return None
+
     def load(self, max_side: int | None = None) -> np.ndarray:
         """The photo as a uint8 RGB array ``(H, W, 3)``, shrunk (LANCZOS) so that no side exceeds ``max_side``.
 

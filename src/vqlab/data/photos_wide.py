@@ -180,7 +180,8 @@ def build_wide_arrays(selection: Selection, image_size: int = NATIVE_SIZE) -> tu
         crops[split].append(c)
         source = photo.source
         records.append({
-            "name": photo.name, "split": split, "crops": len(c), "size": [image.shape[1], image.shape[0]],
+            "name": photo.name, "split": split, "crops": len(c), "original_size": list(photo.original_size() or ()),
+            "size": [image.shape[1], image.shape[0]],
             "package": source.package, "kind": source.kind, "version": package_version(source),
             "licence": photo.licence or source.licence, "file": str(photo.file()),
         })
