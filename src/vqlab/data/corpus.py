@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from vqlab.data.base import load_image_file
+from vqlab.images import load_image_file
 
 __all__ = ["CATALOGUE", "SOURCES", "Photo", "Source", "package_version"]
 
