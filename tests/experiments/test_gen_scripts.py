@@ -1,0 +1,161 @@
+"""The generation and comparison study scripts (experiments/generation_study.py, comparison_study.py) at toy
+size, and a dry run of experiments/paper_cifar10.sh whose every vqlab command must parse."""
+
+import gzip
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENTS = ROOT / "experiments"
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, *args], check=False, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def generation_study():
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        import generation_study
+    finally:
+        sys.path.pop(0)
+    return generation_study
+
+
+def test_fashion_labels_from_idx1_files(generation_study, tmp_path):
+    labels = np.array([9, 2, 1, 1, 6, 1, 4, 6, 5, 7, 4, 5, 7, 3, 4, 1, 2, 4, 8, 0], dtype=np.uint8)
+    header = np.array([0x00000801, labels.size], dtype=">u4").tobytes()
+    (tmp_path / "plain").write_bytes(header + labels.tobytes())
+    with gzip.open(tmp_path / "packed.gz", "wb") as f:
+        f.write(header + labels.tobytes())
+    for name in ("plain", "packed.gz"):
+        assert generation_study.read_idx_labels(tmp_path / name).tolist() == labels.tolist()
+    first = generation_study.first_of_each_class(labels)
+    assert first == {0: 19, 1: 2, 2: 1, 3: 13, 4: 6, 5: 8, 6: 4, 7: 9, 8: 18, 9: 0}
+    (tmp_path / "short").write_bytes(header + labels[:-1].tobytes())
+    with pytest.raises(ValueError, match="not an idx1-ubyte"):
+        generation_study.read_idx_labels(tmp_path / "short")
+
+
+def test_photo_mix_images(generation_study, tmp_path):
+    from PIL import Image
+
+    study = generation_study.Study(tmp_path)
+    plan = generation_study.choose_images(study, "photos", toy_data="folder:unused")
+    (a, b, caption), = plan["mixes"]
+    assert (a, b) == ("photos/images/astronaut_128.png", "photos/images/coffee_128.png")
+    assert caption.startswith("top of astronaut + bottom of coffee")
+    (ia, ib, _), = plan["interpolations"]
+    assert Image.open(tmp_path / a).size == (128, 128) and Image.open(tmp_path / ia).size == (32, 32)
+    assert Image.open(tmp_path / ib).mode == "RGB"
+
+
+def test_generation_study_and_page_at_toy_size(image_folder, tmp_path):
+    root = tmp_path / "gen"
+    script = str(EXPERIMENTS / "generation_study.py")
+    args = ["--root", str(root), "--toy", "--toy-data", f"folder:{image_folder}", "--parts", "fashion"]
+    proc = _run(script, *args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    figures = root / "fashion" / "figures"
+    assert {p.name for p in figures.glob("*.png")} == {
+        "samples_t1.0.png", "samples_t0.7.png", "mix_test-image-0_test0_test-image-1_test1.png",
+        "interpolate_test-image-0_test0_test-image-1_test1.png"}
+    prior = json.loads((root / "fashion" / "prior.json").read_text())
+    assert prior["uniform_bits_per_latent"] == 5.0 and prior["vqvae_step"] == 40
+    logged = [json.loads(line) for line in (root / "commands.jsonl").read_text().splitlines()]
+    assert [r["tag"] for r in logged] == ["fashion:train", "fashion:prior", "fashion:sample", "fashion:sample",
+                                          "fashion:top-bottom", "fashion:interpolate"]
+    assert logged[0]["command"].startswith("vqlab train --out fashion/vqvae --preset tiny")
+
+    again = _run(script, *args, cwd=tmp_path)  # everything is done: nothing runs again
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "finished, skipped" in again.stdout and "] vqlab " not in again.stdout
+    assert len((root / "commands.jsonl").read_text().splitlines()) == len(logged)
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    proc = _run(script, "--page", "--root", str(root), "--docs", str(docs), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = (docs / "generation.md").read_text()
+    assert "| uniform over K=32: log2 K | 5.000 |" in page and "| PixelCNN | **" in page
+    assert "![samples, temperature 0.7](figures/generation/fashion/samples_t0.7.png)" in page
+    assert "## photos (32x32 colour crops)\n\nNot run yet." in page
+    assert "`vqlab prior fashion/vqvae --dim 16" in page
+    assert (docs / "figures" / "generation" / "fashion" / "samples_t1.0.png").is_file()
+
+
+def test_comparison_study_and_page_at_toy_size(image_folder, tmp_path):
+    root = tmp_path / "cmp"
+    script = str(EXPERIMENTS / "comparison_study.py")
+    proc = _run(script, "--root", str(root), "--toy", "--toy-data", f"folder:{image_folder}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    table = (root / "toy" / "compare.md").read_text().splitlines()
+    assert [line.split("|")[2].strip() for line in table[2:]] == ["vqvae", "vae", "vimco"]
+    assert "vae: IWAE k=2" in table[3] and "softmax256" in table[2]
+    for model in ("vqvae", "vae", "vimco"):  # the plateau check's two checkpoints (of 4, 8, 12), the others removed
+        names = sorted(p.name for p in (root / "toy" / "plateau").glob(f"{model}-step*"))
+        assert len(names) == 2 and names[0] == f"{model}-step12" and names[1] in {f"{model}-step4", f"{model}-step8"}
+        assert sorted(p.name for p in (root / "toy" / model / "checkpoints").iterdir()) == ["latest", "step_00000012"]
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "comparison.md").write_text("# Title\n\nkept above\n\n<!-- comparison-study:begin -->\nold\n"
+                                        "<!-- comparison-study:end -->\n\nkept below\n")
+    proc = _run(script, "--page", "--root", str(root), "--docs", str(docs), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = (docs / "comparison.md").read_text()
+    assert page.startswith("# Title\n\nkept above\n\n<!-- comparison-study:begin -->\n## The study")
+    assert page.endswith("<!-- comparison-study:end -->\n\nkept below\n") and "\nold\n" not in page
+    assert "| Gaussian VAE | 4.51 |" in page and "The paper's ordering (VAE < VQ-VAE < VIMCO) **" in page
+    assert "| model | at ~75% of the time: step (min) |" in page and "| 12 (" in page
+
+
+def test_paper_cifar10_script_commands_parse(tmp_path):
+    from vqlab.cli import build_parser
+    from vqlab.cli_train import config_from_args, resume_config
+    from vqlab.train.run import write_config
+
+    script = EXPERIMENTS / "paper_cifar10.sh"
+    assert subprocess.run(["bash", "-n", str(script)], check=False).returncode == 0
+    runs = tmp_path / "runs"
+
+    def dry_run() -> list[list[str]]:
+        env = dict(os.environ, DRY_RUN="1", RUNS=str(runs))
+        proc = subprocess.run(["bash", str(script)], env=env, check=True, capture_output=True, text=True)
+        return [shlex.split(line) for line in proc.stdout.splitlines()]
+
+    lines = dry_run()
+    assert [words[1] for words in lines] == ["train", "prior", "sample", "sample", "train", "train", "compare"]
+    parser = build_parser()
+    for words in lines:
+        assert words[0] == "vqlab"
+        args = parser.parse_args(words[1:])
+        if args.command == "train":
+            cfg = config_from_args(args)
+            assert (cfg.model.hidden, cfg.model.likelihood, cfg.data.dataset) == (256, "softmax256", "cifar10")
+            assert cfg.data.download and not args.resume
+    models = [parser.parse_args(w[1:]).model for w in lines if w[1] == "train"]
+    assert models == ["vqvae", "vae", "vimco"]
+
+    # A started VAE run resumes with its own settings; a finished VQ-VAE run is skipped.
+    vae_args = parser.parse_args(lines[4][1:])
+    write_config(runs / "vae", config_from_args(vae_args), 3)
+    (runs / "vqvae" / "checkpoints").mkdir(parents=True)
+    (runs / "vqvae" / "checkpoints" / "latest").write_text("step_00250000\n")
+    lines = dry_run()
+    assert [words[1] for words in lines] == ["prior", "sample", "sample", "train", "train", "compare"]
+    resumed = parser.parse_args(lines[3][1:])
+    assert resumed.resume and resumed.out == runs / "vae"
+    from vqlab.train.run import read_config
+
+    resume_config(read_config(runs / "vae")[0], resumed)  # raises if the resume changed a fixed option
