@@ -11,6 +11,11 @@ Parts (each in ROOT/PART; run the script again to continue where it stopped, fin
   photos    the same on the offline ``photos`` data (32x32 colour crops); mixes and interpolations of the
             held-out test photographs astronaut, coffee and flower
 
+The prior's budget: a gated PixelCNN of 12 layers x 128 channels, 4000 steps of 64 code maps on Fashion-MNIST
+(about 4 epochs) and 3000 on photos (its 22,631 crops: about 8 epochs; more would fit the eight training photos
+ever closer), each capped at 40 minutes. On the development machine one step of that size took 1.05 s with the
+two cores shared by other jobs, so about 0.4-0.5 s on one free core: 25-30 minutes per prior.
+
 Every step is a ``vqlab`` command run from ROOT and logged with its wall time in ROOT/commands.jsonl. The toy
 mode (--toy) runs both parts with the tiny preset on the folder dataset --toy-data, for the integration test.
 """
@@ -351,11 +356,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=6000, help="VQ-VAE training steps (6000)")
     p.add_argument("--vqvae-run", type=Path, default=None, help="a finished Fashion-MNIST VQ-VAE run to copy and use")
     p.add_argument("--photos-vqvae-run", type=Path, default=None, help="a finished photos VQ-VAE run to copy and use")
-    p.add_argument("--prior-steps", type=int, default=6000, help="PixelCNN steps on Fashion-MNIST codes (6000)")
+    p.add_argument("--prior-steps", type=int, default=4000, help="PixelCNN steps on Fashion-MNIST codes (4000)")
     p.add_argument("--photos-prior-steps", type=int, default=3000, help="PixelCNN steps on photos codes (3000)")
     p.add_argument("--prior-dim", type=int, default=128, help="PixelCNN channels (128)")
     p.add_argument("--prior-layers", type=int, default=12, help="PixelCNN gated layers (12)")
-    p.add_argument("--prior-minutes", type=float, default=45.0, help="also stop a prior after this long (45)")
+    p.add_argument("--prior-minutes", type=float, default=40.0, help="also stop a prior after this long (40)")
     p.add_argument("--toy", action="store_true", help="tiny models, few steps (integration test)")
     p.add_argument("--toy-data", default="photos", help="dataset of both parts in --toy mode")
     p.add_argument("--page", action="store_true", help="only write the page from what is finished")
