@@ -58,7 +58,7 @@ def train_flags(args: argparse.Namespace, dataset: str, model: str) -> list[str]
                 "--checkpoint-every", "4", "--eval-every", "12",
                 "--config", KEEP_ALL, *(["--vimco-samples", "2"] if model == "vimco" else [])]
     every = CHECKPOINT_EVERY[dataset][model]
-    minutes = args.vimco_minutes if model == "vimco" else args.minutes
+    minutes = args.minutes if model != "vimco" or args.vimco_minutes is None else args.vimco_minutes
     return ["--model", model, "--data", DATASETS[dataset][0], *MODEL_FLAGS, "--steps", str(UNREACHABLE_STEPS),
             "--max-minutes", f"{minutes:g}", "--checkpoint-every", str(every), "--eval-every", str(10 * every),
             "--config", KEEP_ALL, *(["--vimco-samples", str(args.vimco_samples)] if model == "vimco" else [])]
@@ -285,7 +285,7 @@ def write_page(root: Path, page: Path) -> Path:
     return page
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=Path("studies/comparison"), help="the study's folder")
     p.add_argument("--datasets", default=",".join(DATASETS), help="comma list of: " + ", ".join(DATASETS))
@@ -298,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--page", action="store_true", help="only rewrite the study's section of the page")
     p.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
     p.add_argument("--output", type=Path, default=None, help="page to write (default: DOCS/comparison.md)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     if args.page:
         print(f"wrote {write_page(args.root, args.output or args.docs / 'comparison.md')}")

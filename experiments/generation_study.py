@@ -180,6 +180,25 @@ def fresh(output: Path, *inputs: Path) -> bool:
     return output.is_file() and all(output.stat().st_mtime >= p.stat().st_mtime for p in inputs)
 
 
+def train_flags(args: argparse.Namespace, part: str) -> list[str]:
+    """``vqlab train`` flags of a part's VQ-VAE (the default model)."""
+    if args.toy:
+        return ["--preset", "tiny", "--data", args.toy_data, "--steps", "40"]
+    data = "fashion-mnist" if part == "fashion" else "photos"
+    return ["--data", data, "--steps", str(args.steps), "--eval-every", "500", "--checkpoint-every", "500"]
+
+
+def prior_flags(args: argparse.Namespace, part: str) -> list[str]:
+    """``vqlab prior`` flags of a part's PixelCNN (see the module docstring for the budget)."""
+    if args.toy:
+        size = ["--dim", "16", "--layers", "2", "--batch-size", "16", "--steps", "20"]
+    else:
+        steps = args.prior_steps if part == "fashion" else args.photos_prior_steps
+        size = ["--dim", str(args.prior_dim), "--layers", str(args.prior_layers), "--batch-size", "64",
+                "--steps", str(steps), "--max-minutes", f"{args.prior_minutes:g}"]
+    return [*size, "--seed", "0", "--json", "--no-progress"]
+
+
 def run_part(study: Study, part: str, args: argparse.Namespace) -> None:
     from vqlab.train.checkpoint import latest_checkpoint
 
@@ -189,12 +208,7 @@ def run_part(study: Study, part: str, args: argparse.Namespace) -> None:
         copy_run(source, study.root / vq)
         print(f"{vq}: copied from {source}", flush=True)
     elif source is None:
-        if args.toy:
-            flags = ["--preset", "tiny", "--data", args.toy_data, "--steps", "40"]
-        else:
-            data = "fashion-mnist" if part == "fashion" else "photos"
-            flags = ["--data", data, "--steps", str(args.steps), "--eval-every", "500", "--checkpoint-every", "500"]
-        train(study, vq, flags, tag=f"{part}:train")
+        train(study, vq, train_flags(args, part), tag=f"{part}:train")
     weights = latest_checkpoint(study.root / vq) / "model.safetensors"
     step = checkpoint_facts(study.root / vq)["step"]
 
@@ -204,14 +218,7 @@ def run_part(study: Study, part: str, args: argparse.Namespace) -> None:
     if done.get("vqvae_step") == step and prior_weights.is_file():
         print(f"{part}: prior finished, skipped", flush=True)
     else:
-        steps = args.prior_steps if part == "fashion" else args.photos_prior_steps
-        if args.toy:
-            size = ["--dim", "16", "--layers", "2", "--batch-size", "16", "--steps", "20"]
-        else:
-            size = ["--dim", str(args.prior_dim), "--layers", str(args.prior_layers), "--batch-size", "64",
-                    "--steps", str(steps), "--max-minutes", str(args.prior_minutes)]
-        out = study.vqlab("prior", vq, *size, "--seed", "0", "--json", "--no-progress", capture=True,
-                          tag=f"{part}:prior")
+        out = study.vqlab("prior", vq, *prior_flags(args, part), capture=True, tag=f"{part}:prior")
         result = json.loads(out.strip().splitlines()[-1])
         prior_json.write_text(json.dumps({**result, "vqvae_step": step}, indent=2) + "\n")
 
@@ -349,7 +356,7 @@ def write_page(root: Path, docs: Path, output: Path | None) -> Path:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=Path("studies/generation"), help="the study's folder")
     p.add_argument("--parts", default=",".join(PARTS), help="comma list of: " + ", ".join(PARTS))
@@ -366,6 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--page", action="store_true", help="only write the page from what is finished")
     p.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
     p.add_argument("--output", type=Path, default=None, help="page to write (default: DOCS/generation.md)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     if args.page:
         print(f"wrote {write_page(args.root, args.docs, args.output)}")

@@ -32,6 +32,46 @@ def generation_study():
     return generation_study
 
 
+@pytest.fixture(scope="module")
+def comparison_study():
+    sys.path.insert(0, str(EXPERIMENTS))
+    try:
+        import comparison_study
+    finally:
+        sys.path.pop(0)
+    return comparison_study
+
+
+def test_full_size_commands_parse_and_validate(generation_study, comparison_study, tmp_path, monkeypatch):
+    """What the studies would run at their default (full) size is a valid vqlab command line and config."""
+    from vqlab.cli import build_parser
+    from vqlab.cli_train import config_from_args
+    from vqlab.train.prior import PriorConfig
+
+    parser = build_parser()
+    gen = generation_study.build_parser().parse_args([])
+    for part, dataset in (("fashion", "fashion-mnist"), ("photos", "photos")):
+        cfg = config_from_args(parser.parse_args(["train", "--out", "x", *generation_study.train_flags(gen, part)]))
+        assert (cfg.data.dataset, cfg.train.steps, cfg.model.hidden, cfg.model.num_embeddings,
+                cfg.model.embedding_dim) == (dataset, 6000, 128, 512, 64)
+        a = parser.parse_args(["prior", "x", *generation_study.prior_flags(gen, part)])
+        PriorConfig(dim=a.dim, layers=a.layers, kernel=a.kernel, steps=a.steps, batch_size=a.batch_size, lr=a.lr,
+                    seed=a.seed, max_minutes=a.max_minutes).validate()
+        assert (a.dim, a.layers, a.max_minutes, a.json) == (128, 12, 40.0, True)
+    monkeypatch.chdir(tmp_path)  # the study's commands run in its root, next to this file
+    (tmp_path / comparison_study.KEEP_ALL).write_text("train:\n  keep_checkpoints: 1000000\n")
+    cmp_args = comparison_study.build_parser().parse_args(["--vimco-minutes", "90"])
+    for dataset in ("photos", "fashion"):
+        for model in ("vqvae", "vae", "vimco"):
+            flags = comparison_study.train_flags(cmp_args, dataset, model)
+            cfg = config_from_args(parser.parse_args(["train", "--out", "x", *flags]))
+            assert (cfg.model.name, cfg.model.likelihood, cfg.model.hidden, cfg.train.lr_schedule) == \
+                (model, "softmax256", 128, "cosine")
+            assert cfg.train.max_minutes == (90 if model == "vimco" else 60)
+            assert cfg.train.keep_checkpoints == 1000000 and cfg.train.steps > 1000 * cfg.train.checkpoint_every
+            assert model != "vimco" or cfg.vimco.samples == 10
+
+
 def test_fashion_labels_from_idx1_files(generation_study, tmp_path):
     labels = np.array([9, 2, 1, 1, 6, 1, 4, 6, 5, 7, 4, 5, 7, 3, 4, 1, 2, 4, 8, 0], dtype=np.uint8)
     header = np.array([0x00000801, labels.size], dtype=">u4").tobytes()
