@@ -95,21 +95,18 @@ def plateau_views(study: Study, dataset: str, model: str) -> list[str]:
     then the run's other checkpoints are removed (the views keep copies of the two)."""
     run_dir = study.root / dataset / model
     views = study.root / dataset / "plateau"
-    existing = sorted(views.glob(f"{model}-step*"), key=lambda p: int(p.name.rsplit("step", 1)[1]))
-    if len(existing) == 2:
-        return [study.rel(p) for p in existing]
     ckpts = checkpoints(run_dir)
-    final = ckpts[-1]
-    earlier = ckpts[:-1] or ckpts
-    middle = min(earlier, key=lambda c: abs(c[1] - PLATEAU_AT * final[1]))
-    out = []
-    for step, _, folder in dict.fromkeys((middle, final)):
-        view = views / f"{model}-step{step}"
-        make_view(run_dir, folder, view)
-        out.append(study.rel(view))
+    existing = sorted(views.glob(f"{model}-step*"), key=lambda p: int(p.name.rsplit("step", 1)[1]))
+    if len(existing) != 2:
+        final = ckpts[-1]
+        middle = min(ckpts[:-1] or ckpts, key=lambda c: abs(c[1] - PLATEAU_AT * final[1]))
+        existing = []
+        for step, _, folder in dict.fromkeys((middle, final)):
+            existing.append(views / f"{model}-step{step}")
+            make_view(run_dir, folder, existing[-1])
     for _, _, folder in ckpts[:-1]:
         shutil.rmtree(folder, ignore_errors=True)
-    return out
+    return [study.rel(p) for p in existing]
 
 
 def run_dataset(study: Study, dataset: str, args: argparse.Namespace) -> None:

@@ -137,8 +137,11 @@ def test_generation_study_and_page_at_toy_size(image_folder, tmp_path):
 def test_comparison_study_and_page_at_toy_size(image_folder, tmp_path):
     root = tmp_path / "cmp"
     script = str(EXPERIMENTS / "comparison_study.py")
-    proc = _run(script, "--root", str(root), "--toy", "--toy-data", f"folder:{image_folder}", cwd=tmp_path)
+    args = ["--root", str(root), "--toy", "--toy-data", f"folder:{image_folder}"]
+    proc = _run(script, *args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    again = _run(script, *args, cwd=tmp_path)  # everything is done: nothing runs again
+    assert again.returncode == 0 and "] vqlab " not in again.stdout, again.stdout + again.stderr[-2000:]
     table = (root / "toy" / "compare.md").read_text().splitlines()
     assert [line.split("|")[2].strip() for line in table[2:]] == ["vqvae", "vae", "vimco"]
     assert "vae: IWAE k=2" in table[3] and "softmax256" in table[2]
