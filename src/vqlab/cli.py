@@ -24,7 +24,7 @@ from vqlab.cli_generate import (
 )
 from vqlab.cli_sweep import add_report, add_sweep, cmd_report, cmd_sweep
 from vqlab.cli_train import add_train, cmd_train
-from vqlab.errors import VQLabError
+from vqlab.errors import ReportedElsewhere, VQLabError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -117,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except VQLabError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        if not isinstance(exc, ReportedElsewhere):  # under torchrun rank 0 alone prints a shared error
+            sys.stderr.write(f"error: {exc}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; the last checkpoint is kept (continue with --resume)\n")

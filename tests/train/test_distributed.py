@@ -119,3 +119,23 @@ def test_killed_multi_process_run_resumes(common, two_process_run, tmp_path):
     assert sorted(got) == list(range(1, int(steps) + 1))
     for step in range(1, 31):
         assert got[step]["loss"] == pytest.approx(ref[step]["loss"], rel=1e-4), step
+
+
+def test_user_errors_under_torchrun_are_printed_once_and_no_rank_waits(common, tmp_path):
+    def errors(proc: subprocess.CompletedProcess) -> list[str]:
+        assert proc.returncode != 0
+        return [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+
+    odd = tmp_path / "odd"
+    proc = subprocess.run(_torchrun("-m", "vqlab", "train", "--out", str(odd), *common, "--batch-size", "7",
+                                    "--steps", "2"), env=_env(), capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert errors(proc) == ["error: --batch-size 7 is not divisible by the 2 processes"]
+    assert "File \"" not in proc.stderr.split("error: ")[0]  # no traceback from vqlab's processes before it
+    assert not odd.exists()
+    busy = tmp_path / "busy"
+    with rundir.training_lock(busy):  # rank 0 is refused; rank 1 must not wait for it forever
+        proc = subprocess.run(_torchrun("-m", "vqlab", "train", "--out", str(busy), *common, "--steps", "2"),
+                              env=_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert errors(proc) == [f"error: {busy} is being trained by another process (pid {os.getpid()})"]
+    assert not (busy / "config.json").exists()

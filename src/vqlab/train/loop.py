@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -20,7 +21,15 @@ from vqlab.models.registry import build_model
 from vqlab.train import run as rundir
 from vqlab.train.checkpoint import latest_checkpoint, load_training_state, load_weights, read_state, save_checkpoint
 from vqlab.train.device import default_device, resolve_precision
-from vqlab.train.distributed import DistContext, agree, barrier, init_distributed, mean_over_ranks, shutdown
+from vqlab.train.distributed import (
+    DistContext,
+    agree,
+    barrier,
+    check_together,
+    init_distributed,
+    mean_over_ranks,
+    shutdown,
+)
 from vqlab.train.schedule import budget_fraction, lr_factor
 
 NUM_SAMPLE_IMAGES = 8
@@ -90,8 +99,22 @@ def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, prog
     writes. Raises VQLabError for bad input and for a loss that is not finite.
     """
     ctx = init_distributed(default_device())
+    run_dir = Path(run_dir)
     try:
-        return _train(cfg, Path(run_dir), resume, progress, ctx)
+        with contextlib.ExitStack() as held:
+            def prepare() -> None:
+                cfgmod.validate(cfg)
+                if ctx.is_main and (not resume or run_dir.is_dir()):
+                    # The lock comes first: the checks below and every write happen under it, so two trainers
+                    # started at once cannot both find the folder free. Rank 0 alone holds it for the job.
+                    held.enter_context(rundir.training_lock(run_dir, create=not resume))
+                _check_run_dir(run_dir, resume)
+                if cfg.train.batch_size % ctx.world_size:
+                    raise VQLabError(f"--batch-size {cfg.train.batch_size} is not divisible by the "
+                                     f"{ctx.world_size} processes")
+
+            check_together(ctx, prepare)  # every rank fails together (no rank left waiting in a collective)
+            return _train(cfg, run_dir, resume, progress, ctx)
     finally:
         shutdown(ctx)
 
@@ -99,11 +122,7 @@ def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, prog
 def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx: DistContext) -> dict[str, Any]:
     from tqdm import tqdm
 
-    cfgmod.validate(cfg)
-    _check_run_dir(run_dir, resume)
     t = cfg.train
-    if t.batch_size % ctx.world_size:
-        raise VQLabError(f"--batch-size {t.batch_size} is not divisible by the {ctx.world_size} processes")
     local_batch = t.batch_size // ctx.world_size
     torch.manual_seed(t.seed)
 

@@ -5,7 +5,12 @@ Every command after ``train`` takes a run directory; :func:`load_run` rebuilds i
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +27,78 @@ from vqlab.train.checkpoint import latest_checkpoint, load_weights, read_state
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
+LOCK_FILE = ".lock"
+
+
+def _lock_holder(path: Path) -> str:
+    try:
+        pid = path.read_text().strip()
+    except OSError:
+        pid = ""
+    return f"pid {pid}" if pid.isdigit() else "pid unknown"
+
+
+@contextmanager
+def training_lock(run_dir: Path, *, create: bool = True) -> Iterator[None]:
+    """Hold ``RUN/.lock`` (an exclusive ``flock``) while a process trains ``run_dir``.
+
+    Refuses with a VQLabError naming the holder's pid when another process holds it. The OS drops the lock when
+    the process ends in any way (SIGKILL included), so a stale lock file never blocks. With ``create`` a missing
+    run directory is made first (and removed again on exit when nothing but the lock was put in it). Readers of
+    a run (evaluation, inference) do not take it. The lock file is unlinked while still locked on exit; a
+    process that locked a file that was unlinked meanwhile notices (inode check) and tries again.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise VQLabError(f"--out {run_dir} exists and is not a folder")
+    made = False
+    path = run_dir / LOCK_FILE
+    while True:
+        if create and not run_dir.is_dir():
+            try:
+                run_dir.mkdir(parents=True)
+                made = True
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise VQLabError(f"cannot create run directory {run_dir}: {exc.strerror or exc}") from None
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            if create:
+                continue  # a failed attempt removed the empty folder it had made: make it again
+            raise VQLabError(f"run directory {run_dir} does not exist") from None
+        except OSError as exc:
+            raise VQLabError(f"cannot lock run directory {run_dir}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise VQLabError(f"{run_dir} is being trained by another process ({_lock_holder(path)})") from None
+            raise VQLabError(f"cannot lock run directory {run_dir}: {exc.strerror or exc}") from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder unlinked it after we opened it: lock the file that is there now
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        os.close(fd)
+        if made:
+            try:
+                run_dir.rmdir()  # only succeeds when the failed attempt left the new folder empty
+            except OSError:
+                pass
 
 
 def read_config(run_dir: Path) -> tuple[cfgmod.Config, int | None]:
