@@ -1,4 +1,5 @@
-"""The run directory: the training lock (in-process and between real trainer processes)."""
+"""The run directory: the training lock (in-process and between real trainer processes), and starting over in
+a folder whose first attempt failed before any checkpoint."""
 
 from __future__ import annotations
 
@@ -121,3 +122,30 @@ def test_a_killed_trainer_does_not_keep_the_lock(common, tmp_path):
     resumed = run_cli("train", "--out", str(run), "--resume", "--steps", str(saved + 5), "--no-progress")
     assert resumed.returncode == 0, resumed.stderr
     assert latest.read_text().strip() == f"step_{saved + 5:08d}"
+
+
+@pytest.mark.parametrize("failing", [
+    ["--batch-size", "64"],  # larger than the 40 images: fails after config.json is written
+    ["--lr", "1e30", "--ema", "--no-kmeans-init"],  # the loss becomes non-finite before any checkpoint
+])
+def test_a_run_that_failed_before_its_first_checkpoint_can_be_trained_again(common, tmp_path, failing):
+    run = tmp_path / "retry"
+    proc = run_cli("train", "--out", str(run), *common, "--steps", "50", *failing)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert (run / "config.json").is_file() and not (run / "checkpoints").exists()
+    proc = run_cli("train", "--out", str(run), *common, "--steps", "10", "--seed", "4")
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads((run / "config.json").read_text())  # the new config replaced the failed attempt's
+    assert cfg["train"]["seed"] == 4 and cfg["train"]["batch_size"] == 8 and cfg["train"]["lr"] != 1e30
+    assert [r["step"] for r in rundir.read_metrics(run) if r["split"] == "train"] == [5, 10]
+    # Now it holds a run: a fresh train is refused as before.
+    _assert_user_error(run_cli("train", "--out", str(run), *common, "--steps", "10"), "already holds a run")
+
+
+def test_truncate_samples_drops_grids_after_the_step(tmp_path):
+    (tmp_path / "samples").mkdir()
+    for step in (10, 20, 30):
+        (tmp_path / "samples" / f"step_{step:08d}.png").write_bytes(b"")
+    rundir.truncate_samples(tmp_path, 20)
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_00000010.png", "step_00000020.png"]
+    rundir.truncate_samples(tmp_path / "nothing", 0)  # no samples folder: nothing to do

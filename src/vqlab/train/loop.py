@@ -58,17 +58,21 @@ class EpochSampler:
 
 
 def _check_run_dir(run_dir: Path, resume: bool) -> None:
-    """Refuse to overwrite a run or to resume a folder that is not one (read-only: safe on every rank)."""
+    """Refuse to overwrite a run or to resume a folder that is not one (read-only: safe on every rank).
+
+    A folder whose config was written by an attempt that failed before its first checkpoint holds no run yet:
+    a fresh ``train`` may start over in it (its config and metrics are replaced).
+    """
     if resume:
         if not run_dir.exists():
             raise VQLabError(f"cannot resume: run directory {run_dir} does not exist")
         if not (run_dir / rundir.CONFIG_FILE).is_file():
             raise VQLabError(f"cannot resume: {run_dir} is not a vqlab run directory (no {rundir.CONFIG_FILE})")
         return
-    if (run_dir / rundir.CONFIG_FILE).exists() or (run_dir / "checkpoints").exists():
-        raise VQLabError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     if run_dir.exists() and not run_dir.is_dir():
         raise VQLabError(f"--out {run_dir} exists and is not a folder")
+    if latest_checkpoint(run_dir) is not None:
+        raise VQLabError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
 
 
 def _all_finite(model: torch.nn.Module) -> bool:
@@ -157,6 +161,7 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
         run_dir.mkdir(parents=True, exist_ok=True)
         rundir.write_config(run_dir, cfg, dataset.channels)
         rundir.truncate_metrics(run_dir, start_step)
+        rundir.truncate_samples(run_dir, start_step)
 
     forward: torch.nn.Module = model
     if ctx.enabled:

@@ -171,6 +171,14 @@ def truncate_metrics(run_dir: Path, step: int) -> None:
     atomic_write_text(run_dir / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
 
 
+def truncate_samples(run_dir: Path, step: int) -> None:
+    """Delete sample grids of steps after ``step`` (from work that a resumed or restarted run redoes)."""
+    for path in (run_dir / "samples").glob("step_*.png"):
+        number = path.stem.removeprefix("step_")
+        if number.isdigit() and int(number) > step:
+            path.unlink(missing_ok=True)
+
+
 def append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
     """Append one JSON row to metrics.jsonl and flush it to disk."""
     with open(run_dir / METRICS_FILE, "a") as f:
