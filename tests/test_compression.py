@@ -104,3 +104,23 @@ def test_encode_decode_round_trip_through_the_cli(run_with_prior, image_folder: 
     _assert_user_error(run_cli("decode", str(other), str(packed), "-o", str(tmp_path / "y")), "different model")
     with pytest.raises(VQLabError, match="other VQ-VAE weights"):
         load_prior(load_run(other))
+
+
+def test_vqz_names_the_loaded_weights_even_when_a_newer_checkpoint_appears(image_folder: Path, tmp_path: Path) -> None:
+    import torch
+
+    from tests.train.test_run import tiny_run
+    from vqlab.train.checkpoint import fingerprint, save_checkpoint
+
+    run_dir = tmp_path / "run"
+    _, model, opt, first = tiny_run(run_dir)
+    run = load_run(run_dir)
+    with torch.no_grad():  # meanwhile the training process writes a newer checkpoint
+        next(model.parameters()).add_(1.0)
+    save_checkpoint(run_dir, 2, model, opt, {})
+    out = tmp_path / "a.vqz"
+    encode_files(run, [image_folder / "img_000.png"], out)
+    assert read_vqz(out.read_bytes()).model_fingerprint == fingerprint(first)
+    decode_file(run, out, tmp_path / "decoded")  # the same loaded run reads it back
+    with pytest.raises(VQLabError, match="different model"):  # the newer weights refuse it
+        decode_file(load_run(run_dir), out, tmp_path / "decoded2")

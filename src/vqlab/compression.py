@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from vqlab.codec import VQZ, EntropyModel, frequency_model, read_vqz, write_vqz
 from vqlab.errors import VQLabError
 from vqlab.fileio import atomic_write
-from vqlab.train.run import LoadedRun
+from vqlab.train.run import LoadedRun, run_fingerprint
 
 MAX_PRIOR_CODES = 1024  # PixelCNN coding runs one network pass per code position
 
@@ -125,7 +125,7 @@ def baselines(originals: list[np.ndarray], target_psnr: float) -> dict[str, Any]
 
 def encode_files(run: LoadedRun, paths: list[Path], out: Path, coding: str | None = None) -> dict[str, Any]:
     """Write the .vqz file of ``paths`` to ``out``; returns the compression report (see module docstring)."""
-    from vqlab.train.prior import require_vqvae, run_fingerprint
+    from vqlab.train.prior import require_vqvae
 
     require_vqvae(run, "vqlab encode")
     if run.task.name != "reconstruct":
@@ -158,7 +158,7 @@ def encode_files(run: LoadedRun, paths: list[Path], out: Path, coding: str | Non
 
 def decode_file(run: LoadedRun, path: Path, out_dir: Path) -> list[Path]:
     """Decode a .vqz file written by this run's model into ``out_dir/image_000.png``, ...; returns the paths."""
-    from vqlab.train.prior import require_vqvae, run_fingerprint
+    from vqlab.train.prior import require_vqvae
 
     require_vqvae(run, "vqlab decode")
     try:

@@ -1,5 +1,5 @@
-"""The run directory: the training lock (in-process and between real trainer processes), and starting over in
-a folder whose first attempt failed before any checkpoint."""
+"""The run directory: the training lock (in-process and between real trainer processes), starting over in a
+folder whose first attempt failed before any checkpoint, and which checkpoint a loaded run came from."""
 
 from __future__ import annotations
 
@@ -12,10 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.conftest import TINY, run_cli
+from vqlab import config as cfgmod
 from vqlab.errors import VQLabError
+from vqlab.models.registry import build_model
 from vqlab.train import run as rundir
+from vqlab.train.checkpoint import fingerprint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -149,3 +153,28 @@ def test_truncate_samples_drops_grids_after_the_step(tmp_path):
     rundir.truncate_samples(tmp_path, 20)
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_00000010.png", "step_00000020.png"]
     rundir.truncate_samples(tmp_path / "nothing", 0)  # no samples folder: nothing to do
+
+
+def tiny_run(run_dir: Path) -> tuple[cfgmod.Config, torch.nn.Module, torch.optim.Optimizer, Path]:
+    """A run directory with one checkpoint (step 1) of a tiny VQ-VAE, written without training."""
+    cfg = cfgmod.preset("tiny")
+    cfg.train.precision = "fp32"
+    cfgmod.validate(cfg)
+    torch.manual_seed(0)
+    model = build_model(cfg.model, 3, 3)
+    opt = torch.optim.Adam(model.parameters())
+    rundir.write_config(run_dir, cfg, 3)
+    return cfg, model, opt, save_checkpoint(run_dir, 1, model, opt, {})
+
+
+def test_a_loaded_run_names_the_checkpoint_it_came_from_not_a_newer_one(tmp_path):
+    _, model, opt, first = tiny_run(tmp_path)
+    loaded = rundir.load_run(tmp_path)
+    assert loaded.checkpoint == first and loaded.step == 1
+    assert loaded.fingerprint == fingerprint(first) == rundir.run_fingerprint(loaded)
+    with torch.no_grad():  # a training process writes a newer checkpoint with other weights
+        next(model.parameters()).add_(1.0)
+    newer = save_checkpoint(tmp_path, 2, model, opt, {})
+    assert fingerprint(newer) != fingerprint(first)
+    assert rundir.run_fingerprint(loaded) == fingerprint(first)
+    assert rundir.run_fingerprint(rundir.load_run(tmp_path)) == fingerprint(newer)

@@ -12,6 +12,7 @@ Layout::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 from torch import nn
 
 from vqlab.errors import VQLabError
@@ -86,11 +87,16 @@ def read_state(ckpt: Path) -> dict[str, Any]:
     return state
 
 
-def load_weights(ckpt: Path, model: nn.Module) -> None:
-    """Load ``model.safetensors`` into ``model`` strictly; mismatches are VQLabErrors."""
+def load_weights(ckpt: Path, model: nn.Module) -> bytes:
+    """Load ``model.safetensors`` into ``model`` strictly; mismatches are VQLabErrors.
+
+    Returns the :func:`fingerprint` of the very bytes loaded (the file is read once), so it names these weights
+    even if a training process replaces the checkpoint a moment later.
+    """
     path = ckpt / "model.safetensors"
     try:
-        weights = load_file(str(path))
+        data = path.read_bytes()
+        weights = load(data)
     except (OSError, SafetensorError, ValueError) as exc:
         raise VQLabError(f"cannot read weights {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
     try:
@@ -98,6 +104,7 @@ def load_weights(ckpt: Path, model: nn.Module) -> None:
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise VQLabError(f"weights in {path} do not match the run's model: {first}") from None
+    return _digest(data)
 
 
 def load_training_state(ckpt: Path, optimizer: torch.optim.Optimizer) -> None:
@@ -115,15 +122,17 @@ def load_training_state(ckpt: Path, optimizer: torch.optim.Optimizer) -> None:
         raise VQLabError(f"cannot restore training state from {path}: {type(exc).__name__}") from None
 
 
+def _digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()[:16]
+
+
 def fingerprint(ckpt: Path) -> bytes:
     """16-byte model fingerprint: the first 16 bytes of the SHA-256 of the checkpoint's ``model.safetensors``.
 
     Files derived from a model (a PixelCNN prior, ``.vqz`` code files) store it and are refused by any other model.
     """
-    import hashlib
-
     path = ckpt / "model.safetensors"
     try:
-        return hashlib.sha256(path.read_bytes()).digest()[:16]
+        return _digest(path.read_bytes())
     except OSError as exc:
         raise VQLabError(f"cannot read weights {path}: {exc.strerror or exc}") from None

@@ -23,7 +23,7 @@ from vqlab.data.tasks import Task
 from vqlab.errors import VQLabError
 from vqlab.fileio import atomic_write_text
 from vqlab.models.registry import build_model
-from vqlab.train.checkpoint import latest_checkpoint, load_weights, read_state
+from vqlab.train.checkpoint import fingerprint, latest_checkpoint, load_weights, read_state
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -125,13 +125,19 @@ def write_config(run_dir: Path, cfg: cfgmod.Config, data_channels: int) -> None:
 
 @dataclass
 class LoadedRun:
-    """A trained model ready for inference, with what is needed to feed it."""
+    """A trained model ready for inference, with what is needed to feed it.
+
+    ``checkpoint`` is the folder the weights came from and ``fingerprint`` theirs (see
+    :func:`run_fingerprint`); both None for a run assembled by hand.
+    """
 
     model: nn.Module
     config: cfgmod.Config
     task: Task
     step: int
     run_dir: Path
+    checkpoint: Path | None = None
+    fingerprint: bytes | None = None
 
 
 def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> LoadedRun:
@@ -146,9 +152,20 @@ def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> LoadedR
     state = read_state(ckpt)
     task = Task(cfg.data.task, channels, cfg.data.color_space)
     model = build_model(cfg.model, task.in_channels, task.out_channels)
-    load_weights(ckpt, model)
+    weights_fingerprint = load_weights(ckpt, model)
     model.to(device).eval()
-    return LoadedRun(model=model, config=cfg, task=task, step=state["step"], run_dir=run_dir)
+    return LoadedRun(model=model, config=cfg, task=task, step=state["step"], run_dir=run_dir, checkpoint=ckpt,
+                     fingerprint=weights_fingerprint)
+
+
+def run_fingerprint(run: LoadedRun) -> bytes:
+    """Fingerprint of the weights ``run`` holds: of the checkpoint it was loaded from, not of whichever checkpoint
+    is newest now (a process still training the run may have written a newer one since)."""
+    if run.fingerprint is not None:
+        return run.fingerprint
+    if run.checkpoint is not None:
+        return fingerprint(run.checkpoint)
+    raise VQLabError(f"run {run.run_dir} has no checkpoint yet (train it first)")
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
