@@ -155,10 +155,12 @@ def test_truncate_samples_drops_grids_after_the_step(tmp_path):
     rundir.truncate_samples(tmp_path / "nothing", 0)  # no samples folder: nothing to do
 
 
-def tiny_run(run_dir: Path) -> tuple[cfgmod.Config, torch.nn.Module, torch.optim.Optimizer, Path]:
-    """A run directory with one checkpoint (step 1) of a tiny VQ-VAE, written without training."""
+def tiny_run(run_dir: Path, data: str = "photos") -> tuple[cfgmod.Config, torch.nn.Module, torch.optim.Optimizer,
+                                                             Path]:
+    """A run directory with one checkpoint (step 1) of a tiny VQ-VAE on ``data``, written without training."""
     cfg = cfgmod.preset("tiny")
     cfg.train.precision = "fp32"
+    cfg.data.dataset = data
     cfgmod.validate(cfg)
     torch.manual_seed(0)
     model = build_model(cfg.model, 3, 3)

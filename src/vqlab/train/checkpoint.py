@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -107,17 +109,30 @@ def load_weights(ckpt: Path, model: nn.Module) -> bytes:
     return _digest(data)
 
 
+def _refusal_reason(exc: Exception) -> str:
+    """What torch's long weights_only refusal says was refused (its first line after "WeightsUnpickler error:")."""
+    _, found, rest = str(exc).partition("WeightsUnpickler error:")
+    lines = [line.strip() for line in rest.splitlines() if line.strip()]
+    return lines[0].split(". ")[0].rstrip(".") if found and lines else type(exc).__name__
+
+
 def load_training_state(ckpt: Path, optimizer: torch.optim.Optimizer) -> None:
     """Restore optimizer state and RNG states from ``optimizer.pt`` (weights_only=True: no code runs)."""
     path = ckpt / "optimizer.pt"
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about an unusual pickle protocol before it refuses such a file: the error says it all.
+            warnings.simplefilter("ignore")
+            blob = torch.load(path, map_location="cpu", weights_only=True)
         optimizer.load_state_dict(blob["optimizer"])
         torch.set_rng_state(blob["rng"]["torch"])
         if "cuda" in blob["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(blob["rng"]["cuda"])
     except VQLabError:
         raise
+    except pickle.UnpicklingError as exc:
+        raise VQLabError(f"cannot restore training state from {path}: refused to unpickle it, it holds more than "
+                         f"tensors and plain containers ({_refusal_reason(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file raises many exception types
         raise VQLabError(f"cannot restore training state from {path}: {type(exc).__name__}") from None
 
