@@ -7,9 +7,10 @@ Registered by :mod:`vqlab.cli`; the work happens in :mod:`vqlab.train.prior`, :m
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
+
+from vqlab.fileio import strict_json
 
 
 def add_prior(sub: Any) -> None:
@@ -65,7 +66,7 @@ def cmd_prior(args: argparse.Namespace) -> int:
                        batch_size=args.batch_size, lr=args.lr, seed=args.seed, max_minutes=args.max_minutes)
     r = fit_prior(args.run, pcfg, progress=not args.no_progress)
     if args.json:
-        print(json.dumps(r))
+        print(strict_json(r))
         return 0
     print(f"prior: {r['prior_steps']} steps, test NLL {r['prior_nll_bits_per_latent']:.3f} bits/latent "
           f"(uniform: {r['uniform_bits_per_latent']:.3f})")
@@ -122,7 +123,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from vqlab.compression import encode_files
 
     report = encode_files(_load_for_generation(args.run), args.images, args.output, args.entropy)
-    print(json.dumps(report) if args.json else _format_compression(report, args.output))
+    print(strict_json(report) if args.json else _format_compression(report, args.output))
     return 0
 
 
