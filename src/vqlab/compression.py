@@ -66,10 +66,15 @@ def decode_maps(run: LoadedRun, vqz: VQZ) -> list[np.ndarray]:
 
 def entropy_model(run: LoadedRun, coding: str) -> EntropyModel:
     """The run's ``freq`` (training code histogram) or ``prior`` (PixelCNN) model; both need ``vqlab prior``."""
-    from vqlab.train.prior import load_prior
+    from vqlab.train.prior import PRIOR_DIR, load_prior
 
     if coding not in ("freq", "prior"):
         raise VQLabError(f"unknown entropy model {coding!r} (choose from prior, freq)")
+    if coding == "freq" and not (run.run_dir / PRIOR_DIR / "config.json").is_file():
+        # The table could be counted from the training data, but then a decoder would need that data too.
+        raise VQLabError(f"--entropy freq codes with the training split's code histogram, which 'vqlab prior "
+                         f"{run.run_dir}' stores with the PixelCNN prior (decoding then needs only the run "
+                         f"directory); train the prior first, or leave out --entropy")
     prior = load_prior(run)
     if coding == "freq":
         return frequency_model(prior.code_counts.numpy(), prior.fingerprint)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vqlab.errors import VQLabError
 from vqlab.fileio import atomic_write
 
 
@@ -41,3 +42,32 @@ def save_png(path: str | Path, image: np.ndarray | torch.Tensor) -> None:
         image = to_uint8_hwc(image if image.dim() == 4 else image.unsqueeze(0))[0]
     pil = Image.fromarray(image)
     atomic_write(path, lambda p: pil.save(p, format="PNG"))
+
+
+def image_format(path: str | Path) -> str:
+    """The Pillow format that the extension of ``path`` names (``.png`` -> PNG, ``.jpg`` -> JPEG, ...).
+
+    Raises VQLabError for an extension Pillow cannot write, so a command can refuse it before doing any work.
+    """
+    from PIL import Image
+
+    suffix = Path(path).suffix.lower()
+    fmt = Image.registered_extensions().get(suffix)
+    if fmt is None or fmt not in Image.SAVE:
+        what = f"extension {suffix!r}" if suffix else "no extension"
+        raise VQLabError(f"cannot tell which image format to write to {path} ({what}); use .png, .jpg, ...")
+    return fmt
+
+
+def save_image(path: str | Path, image: np.ndarray | torch.Tensor) -> None:
+    """Like :func:`save_png`, in the format the extension of ``path`` names (see :func:`image_format`)."""
+    from PIL import Image
+
+    fmt = image_format(path)
+    if isinstance(image, torch.Tensor):
+        image = to_uint8_hwc(image if image.dim() == 4 else image.unsqueeze(0))[0]
+    pil = Image.fromarray(image)
+    try:
+        atomic_write(path, lambda p: pil.save(p, format=fmt))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise VQLabError(f"cannot write {path} as {fmt}: {exc}") from None
