@@ -230,3 +230,16 @@ def test_time_budget_stops_training_with_a_final_evaluation_and_checkpoint(image
     rows = rundir.read_metrics(run)
     assert [(r["split"], r["step"]) for r in rows] == [("train", 1), ("test", 1)]
     assert (run / "checkpoints" / "latest").read_text().strip() == "step_00000001"
+
+
+def test_the_smallest_image_size_works_end_to_end_and_smaller_is_refused(image_folder, tmp_path):
+    _assert_user_error(run_cli("train", "--out", str(tmp_path / "r4"), "--image-size", "4"), "at least 8")
+    assert not (tmp_path / "r4").exists()
+    run = tmp_path / "r8"
+    proc = run_cli("train", "--out", str(run), "--data", f"folder:{image_folder}", *TINY, "--image-size", "8",
+                   "--steps", "4", "--eval-every", "4", "--checkpoint-every", "4")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("evaluate", str(run), "--json", "--iw-samples", "2")
+    assert proc.returncode == 0, proc.stderr
+    metrics = strict_json_loads(proc.stdout)
+    assert 0 < metrics["ssim"] <= 1 and metrics["bits_per_dim"] > 0 and metrics["psnr"] > 0

@@ -217,8 +217,10 @@ def validate(cfg: Config) -> Config:
     _check(m.name != "vimco" or d.task == "reconstruct" or d.color_space == "rgb",
            "--model vimco models 8-bit RGB sub-pixels; colorize with it needs --color-space rgb")
     if d.image_size is not None:
-        _check(_is_int(d.image_size) and d.image_size >= 4 and d.image_size % 4 == 0,
-               "--image-size must be a multiple of 4 (>= 4)")
+        # 8 is the smallest size that works end to end: SSIM's 11x11 window pads by 5, which needs at least 6.
+        _check(_is_int(d.image_size) and d.image_size >= 8 and d.image_size % 4 == 0,
+               f"--image-size must be a multiple of 4 and at least 8 (SSIM's 11x11 window needs 6 pixels), "
+               f"got {d.image_size}")
     for name in ("steps", "warmup_steps", "batch_size", "log_every", "eval_every", "checkpoint_every", "eval_batch_size",
                  "keep_checkpoints", "seed"):
         _check(_is_int(getattr(t, name)), f"train.{name} must be an integer")
