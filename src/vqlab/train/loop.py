@@ -100,7 +100,9 @@ def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, prog
 
     With ``resume`` the run continues from its newest checkpoint (``cfg`` must be the run's own config,
     possibly with more steps). Under ``torchrun`` the global batch is split across ranks and rank 0 alone
-    writes. Raises VQLabError for bad input and for a loss that is not finite.
+    writes. The run directory's lock (:func:`vqlab.train.run.training_lock`) is held throughout, by rank 0.
+    Raises VQLabError for bad input, for a run directory another process trains, and for a loss that is not
+    finite.
     """
     ctx = init_distributed(default_device())
     run_dir = Path(run_dir)
