@@ -51,4 +51,5 @@ if rank == 0:
         json.dump({"max_diff": diff.item(), "initialized": bool(model.quantizer.initialized),
                    "restart_counter_ok": int(flags[0]) == 0, "restarts": restarts,
                    "used_on_one_rank_only": int(flags[1]), "world_size": dist.get_world_size()}, f)
+dist.barrier()  # leave together: a rank tearing gloo down while the other still finishes sometimes aborts
 dist.destroy_process_group()
