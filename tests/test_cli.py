@@ -17,6 +17,13 @@ from vqlab import config as cfgmod
 from vqlab.train import run as rundir
 
 
+def strict_json_loads(text: str):
+    """json.loads that, like strict JSON parsers, refuses NaN and Infinity."""
+    def refuse(name: str):
+        raise ValueError(f"not JSON: {name}")
+    return json.loads(text, parse_constant=refuse)
+
+
 def _train_rows(run: Path) -> list[dict]:
     return [r for r in rundir.read_metrics(run) if r["split"] == "train"]
 
@@ -100,8 +107,8 @@ def test_colorize_run_end_to_end(image_folder, tmp_path):
     _assert_user_error(run_cli("reconstruct", str(run), str(gray), "-o", str(tmp_path / "x.png")), "colorize")
     proc = run_cli("evaluate", str(run), "--json")
     assert proc.returncode == 0, proc.stderr
-    metrics = json.loads(proc.stdout)
-    assert math.isnan(metrics["bits_per_dim"]) and metrics["bound"].startswith("none: colorize")
+    metrics = strict_json_loads(proc.stdout)  # standard JSON: the bits/dim that does not apply is null, not NaN
+    assert metrics["bits_per_dim"] is None and metrics["bound"].startswith("none: colorize")
     assert metrics["psnr"] > 0 and metrics["gray_psnr"] > 0
 
 
@@ -240,3 +247,16 @@ def test_time_budget_stops_training_with_a_final_evaluation_and_checkpoint(image
     rows = rundir.read_metrics(run)
     assert [(r["split"], r["step"]) for r in rows] == [("train", 1), ("test", 1)]
     assert (run / "checkpoints" / "latest").read_text().strip() == "step_00000001"
+
+
+def test_the_smallest_image_size_works_end_to_end_and_smaller_is_refused(image_folder, tmp_path):
+    _assert_user_error(run_cli("train", "--out", str(tmp_path / "r4"), "--image-size", "4"), "at least 8")
+    assert not (tmp_path / "r4").exists()
+    run = tmp_path / "r8"
+    proc = run_cli("train", "--out", str(run), "--data", f"folder:{image_folder}", *TINY, "--image-size", "8",
+                   "--steps", "4", "--eval-every", "4", "--checkpoint-every", "4")
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("evaluate", str(run), "--json", "--iw-samples", "2")
+    assert proc.returncode == 0, proc.stderr
+    metrics = strict_json_loads(proc.stdout)
+    assert 0 < metrics["ssim"] <= 1 and metrics["bits_per_dim"] > 0 and metrics["psnr"] > 0

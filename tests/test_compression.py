@@ -104,3 +104,48 @@ def test_encode_decode_round_trip_through_the_cli(run_with_prior, image_folder: 
     _assert_user_error(run_cli("decode", str(other), str(packed), "-o", str(tmp_path / "y")), "different model")
     with pytest.raises(VQLabError, match="other VQ-VAE weights"):
         load_prior(load_run(other))
+
+
+def test_vqz_names_the_loaded_weights_even_when_a_newer_checkpoint_appears(image_folder: Path, tmp_path: Path) -> None:
+    import torch
+
+    from tests.train.test_run import tiny_run
+    from vqlab.train.checkpoint import fingerprint, save_checkpoint
+
+    run_dir = tmp_path / "run"
+    _, model, opt, first = tiny_run(run_dir)
+    run = load_run(run_dir)
+    with torch.no_grad():  # meanwhile the training process writes a newer checkpoint
+        next(model.parameters()).add_(1.0)
+    save_checkpoint(run_dir, 2, model, opt, {})
+    out = tmp_path / "a.vqz"
+    encode_files(run, [image_folder / "img_000.png"], out)
+    assert read_vqz(out.read_bytes()).model_fingerprint == fingerprint(first)
+    decode_file(run, out, tmp_path / "decoded")  # the same loaded run reads it back
+    with pytest.raises(VQLabError, match="different model"):  # the newer weights refuse it
+        decode_file(load_run(run_dir), out, tmp_path / "decoded2")
+
+
+def test_sample_and_mix_write_the_format_of_the_output_extension(run_with_prior, image_folder: Path,
+                                                                  tmp_path: Path) -> None:
+    run = str(run_with_prior[0])
+    a, b = str(image_folder / "img_000.png"), str(image_folder / "img_001.png")
+    for args, name, fmt in ((["sample", run, "-n", "2"], "s.jpg", "JPEG"), (["mix", run, a, b], "m.bmp", "BMP")):
+        proc = run_cli(*args, "-o", str(tmp_path / name))
+        assert proc.returncode == 0, proc.stderr
+        with Image.open(tmp_path / name) as im:
+            assert im.format == fmt and im.mode == "RGB"
+    for args, name in ((["sample", run, "-n", "2"], "s.xyz"), (["mix", run, a, b], "no_extension")):
+        _assert_user_error(run_cli(*args, "-o", str(tmp_path / name)), "image format")
+        assert not (tmp_path / name).exists()
+
+
+def test_entropy_freq_without_a_prior_says_what_it_needs(image_folder: Path, tmp_path: Path) -> None:
+    from tests.train.test_run import tiny_run
+
+    tiny_run(tmp_path / "run")
+    out = tmp_path / "a.vqz"
+    proc = run_cli("encode", str(tmp_path / "run"), str(image_folder / "img_000.png"), "-o", str(out), "--entropy",
+                   "freq")
+    _assert_user_error(proc, f"vqlab prior {tmp_path / 'run'}")
+    assert "histogram" in proc.stderr and not out.exists()

@@ -79,3 +79,14 @@ def test_unknown_keys_are_errors():
         cfgmod.apply_overrides(cfgmod.Config(), {"model": {"widht": 3}}, "test")
     with pytest.raises(VQLabError, match="section"):
         cfgmod.apply_overrides(cfgmod.Config(), {"optim": {}}, "test")
+
+
+@pytest.mark.parametrize("size,ok", [(4, False), (6, False), (8, True), (12, True)])
+def test_image_size_is_a_multiple_of_4_and_at_least_8(size, ok):
+    cfg = cfgmod.Config()
+    cfg.data.image_size = size
+    if ok:
+        assert cfgmod.validate(cfg).data.image_size == size
+    else:
+        with pytest.raises(VQLabError, match="at least 8"):
+            cfgmod.validate(cfg)

@@ -78,3 +78,20 @@ def test_save_image_round_trip_and_bad_extension(tmp_path) -> None:
     with pytest.raises(VQLabError, match="extension"):
         save_image(tmp_path / "x.unknown", rgb)
     assert output_format(tmp_path / "y.JPG") == "JPEG"
+
+
+@pytest.mark.parametrize("name,fmt", [("a.png", "PNG"), ("a.JPG", "JPEG"), ("a.jpeg", "JPEG"), ("a.bmp", "BMP"),
+                                      ("a.tiff", "TIFF")])
+def test_the_extension_sets_the_format(tmp_path, name, fmt) -> None:
+    assert output_format(tmp_path / name) == fmt
+    save_image(tmp_path / name, torch.ones(3, 6, 5))
+    with Image.open(tmp_path / name) as im:
+        assert im.format == fmt and im.size == (5, 6)
+
+
+@pytest.mark.parametrize("name,needle", [("a.xyz", "image format"), ("noext", "image format"),
+                                         ("a.xbm", "cannot write")])  # XBM holds 1-bit images only
+def test_unknown_or_unsuitable_formats_are_user_errors_and_leave_no_file(tmp_path, name, needle) -> None:
+    with pytest.raises(VQLabError, match=needle):
+        save_image(tmp_path / name, torch.ones(3, 4, 4))
+    assert list(tmp_path.iterdir()) == []

@@ -6,7 +6,6 @@ Exit codes: 0 success, 2 user error (one line ``error: ...`` on stderr, no trace
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +23,8 @@ from vqlab.cli_generate import (
 )
 from vqlab.cli_sweep import add_report, add_sweep, cmd_report, cmd_sweep
 from vqlab.cli_train import add_train, cmd_train
-from vqlab.errors import VQLabError
+from vqlab.errors import ReportedElsewhere, VQLabError
+from vqlab.fileio import strict_json
 
 
 class _Parser(argparse.ArgumentParser):
@@ -80,7 +80,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     metrics = evaluate_run(args.run, iw_samples=args.iw_samples, batch_size=args.batch_size, use_cache=False)
     metrics = {"run": str(args.run), **{k: v for k, v in metrics.items() if k != "run"}}
     if args.json:
-        print(json.dumps(metrics))
+        print(strict_json(metrics))  # NaN (a metric that does not apply) as null
     else:
         for k, v in metrics.items():
             print(f"{k:>20}: {v:.6g}" if isinstance(v, float) else f"{k:>20}: {v}")
@@ -166,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except VQLabError as exc:
-        sys.stderr.write(f"error: {exc}\n")
+        if not isinstance(exc, ReportedElsewhere):  # under torchrun rank 0 alone prints a shared error
+            sys.stderr.write(f"error: {exc}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; the last checkpoint is kept (continue with --resume)\n")

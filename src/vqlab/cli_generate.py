@@ -7,9 +7,10 @@ Registered by :mod:`vqlab.cli`; the work happens in :mod:`vqlab.train.prior`, :m
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
+
+from vqlab.fileio import strict_json
 
 
 def add_prior(sub: Any) -> None:
@@ -35,12 +36,14 @@ def add_generation(sub: Any) -> None:
     p.add_argument("-n", type=int, default=64, help="number of images (64)")
     p.add_argument("--temperature", type=float, default=1.0, help="divides the prior's logits / scales z (1.0)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-o", "--output", type=Path, required=True, help="grid image to write (.png)")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="grid image to write; the extension sets the format (.png, .jpg, ...)")
     p = sub.add_parser("mix", help="mix the latents of two images (splice by a mask, or interpolate)")
     p.add_argument("run", type=Path)
     p.add_argument("a", type=Path, metavar="A")
     p.add_argument("b", type=Path, metavar="B")
-    p.add_argument("-o", "--output", type=Path, required=True, help="grid image to write: A | mixes | B")
+    p.add_argument("-o", "--output", type=Path, required=True,
+                   help="grid image to write, A | mixes | B; the extension sets the format (.png, .jpg, ...)")
     p.add_argument("--mode", default="left-right",
                    help="left-right (default), top-bottom, checker, mask:FILE (white takes A), interpolate")
     p.add_argument("--steps", type=int, default=8, help="interpolation steps including both ends (8)")
@@ -49,8 +52,10 @@ def add_generation(sub: Any) -> None:
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
     p.add_argument("-o", "--output", type=Path, required=True, help=".vqz file to write")
     p.add_argument("--entropy", nargs="?", const="prior", default=None, choices=("prior", "freq"),
-                   help="also range-code the indices with the PixelCNN prior (default) or a code-frequency table "
-                        "(write it after the images, or give its value)")
+                   help="also range-code the indices: 'prior' (the default value) with the PixelCNN prior, 'freq' with "
+                        "the training split's code histogram. Both need 'vqlab prior RUN' first: the histogram is "
+                        "stored with the prior, so that decoding needs only the run directory. Put --entropy after "
+                        "the images or give it a value")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p = sub.add_parser("decode", help="decode a .vqz file written by this run into PNG images")
     p.add_argument("run", type=Path)
@@ -65,7 +70,7 @@ def cmd_prior(args: argparse.Namespace) -> int:
                        batch_size=args.batch_size, lr=args.lr, seed=args.seed, max_minutes=args.max_minutes)
     r = fit_prior(args.run, pcfg, progress=not args.no_progress)
     if args.json:
-        print(json.dumps(r))
+        print(strict_json(r))
         return 0
     print(f"prior: {r['prior_steps']} steps, test NLL {r['prior_nll_bits_per_latent']:.3f} bits/latent "
           f"(uniform: {r['uniform_bits_per_latent']:.3f})")
@@ -86,20 +91,23 @@ def _load_for_generation(run: Path):
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from vqlab.eval.samples import save_png
     from vqlab.generate import sample_images, tile
+    from vqlab.images import output_format, save_image, to_pil
 
+    output_format(args.output)  # an unknown extension is refused before any work
     images = sample_images(_load_for_generation(args.run), args.n, temperature=args.temperature, seed=args.seed)
-    save_png(args.output, tile(images, scale=max(1, 128 // images.shape[-1])))
+    save_image(args.output, to_pil(tile(images, scale=max(1, 128 // images.shape[-1]))))
     print(f"wrote {args.output} ({args.n} samples, temperature {args.temperature}, seed {args.seed})")
     return 0
 
 
 def cmd_mix(args: argparse.Namespace) -> int:
-    from vqlab.eval.samples import save_png
     from vqlab.generate import mix_images
+    from vqlab.images import output_format, save_image, to_pil
 
-    save_png(args.output, mix_images(_load_for_generation(args.run), args.a, args.b, args.mode, args.steps))
+    output_format(args.output)  # an unknown extension is refused before any work
+    save_image(args.output, to_pil(mix_images(_load_for_generation(args.run), args.a, args.b, args.mode,
+                                              args.steps)))
     print(f"wrote {args.output}")
     return 0
 
@@ -122,7 +130,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from vqlab.compression import encode_files
 
     report = encode_files(_load_for_generation(args.run), args.images, args.output, args.entropy)
-    print(json.dumps(report) if args.json else _format_compression(report, args.output))
+    print(strict_json(report) if args.json else _format_compression(report, args.output))
     return 0
 
 

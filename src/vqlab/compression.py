@@ -21,7 +21,7 @@ from vqlab.errors import VQLabError
 from vqlab.fileio import atomic_write
 from vqlab.images import crop, to_uint8_tensor
 from vqlab.inference import decode_latents, encode_image
-from vqlab.train.run import LoadedRun
+from vqlab.train.run import LoadedRun, run_fingerprint
 
 MAX_PRIOR_CODES = 1024  # PixelCNN coding runs one network pass per code position
 
@@ -54,10 +54,15 @@ def decode_maps(run: LoadedRun, vqz: VQZ) -> list[np.ndarray]:
 
 def entropy_model(run: LoadedRun, coding: str) -> EntropyModel:
     """The run's ``freq`` (training code histogram) or ``prior`` (PixelCNN) model; both need ``vqlab prior``."""
-    from vqlab.train.prior import load_prior
+    from vqlab.train.prior import PRIOR_DIR, load_prior
 
     if coding not in ("freq", "prior"):
         raise VQLabError(f"unknown entropy model {coding!r} (choose from prior, freq)")
+    if coding == "freq" and not (run.run_dir / PRIOR_DIR / "config.json").is_file():
+        # The table could be counted from the training data, but then a decoder would need that data too.
+        raise VQLabError(f"--entropy freq codes with the training split's code histogram, which 'vqlab prior "
+                         f"{run.run_dir}' stores with the PixelCNN prior (decoding then needs only the run "
+                         f"directory); train the prior first, or leave out --entropy")
     prior = load_prior(run)
     if coding == "freq":
         return frequency_model(prior.code_counts.numpy(), prior.fingerprint)
@@ -113,7 +118,7 @@ def baselines(originals: list[np.ndarray], target_psnr: float) -> dict[str, Any]
 
 def encode_files(run: LoadedRun, paths: list[Path], out: Path, coding: str | None = None) -> dict[str, Any]:
     """Write the .vqz file of ``paths`` to ``out``; returns the compression report (see module docstring)."""
-    from vqlab.train.prior import require_vqvae, run_fingerprint
+    from vqlab.train.prior import require_vqvae
 
     require_vqvae(run, "vqlab encode")
     if run.task.name != "reconstruct":
@@ -146,7 +151,7 @@ def encode_files(run: LoadedRun, paths: list[Path], out: Path, coding: str | Non
 
 def decode_file(run: LoadedRun, path: Path, out_dir: Path) -> list[Path]:
     """Decode a .vqz file written by this run's model into ``out_dir/image_000.png``, ...; returns the paths."""
-    from vqlab.train.prior import require_vqvae, run_fingerprint
+    from vqlab.train.prior import require_vqvae
 
     require_vqvae(run, "vqlab decode")
     try:

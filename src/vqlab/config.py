@@ -118,7 +118,7 @@ class DataConfig:
     color_space: str = option("auto", "--color-space", (
         "colorize target: auto (default: ycbcr with --likelihood mse, else rgb), ycbcr or lab (predict the "
         "colour, keep the input's luma or lightness), rgb (predict all three channels)"))
-    image_size: int | None = option(None, "--image-size", "resize images to this size (multiple of 4)")
+    image_size: int | None = option(None, "--image-size", "resize images to this size (a multiple of 4, at least 8)")
     root: str | None = option(None, "--data-root", "folder of cifar10 / mnist / fashion-mnist files")
     download: bool = option(False, "--download", "download CIFAR-10 if missing", resumable=True)
     # Mirror a random half of each training batch left-right (seeded by step: resumable, DDP-exact).
@@ -352,8 +352,10 @@ def validate(cfg: Config) -> Config:
         _check(not MODEL_TRAITS[m.name]["pixels_only"] or d.task == "reconstruct" or d.color_space == "rgb",
                f"--model {m.name} models 8-bit RGB sub-pixels; colorize with it needs --color-space rgb")
     if d.image_size is not None:
-        _check(_is_int(d.image_size) and d.image_size >= 4 and d.image_size % max(m.downsample, 4) == 0,
-               f"--image-size must be a multiple of {max(m.downsample, 4)} (>= 4)")
+        # 8 is the smallest size that works end to end: SSIM's 11x11 window pads by 5, which needs at least 6.
+        _check(_is_int(d.image_size) and d.image_size >= 8 and d.image_size % max(m.downsample, 4) == 0,
+               f"--image-size must be a multiple of {max(m.downsample, 4)} and at least 8 (SSIM's 11x11 window "
+               f"needs 6 pixels), got {d.image_size}")
     for name in ("steps", "warmup_steps", "batch_size", "log_every", "eval_every", "checkpoint_every", "eval_batch_size",
                  "keep_checkpoints", "seed"):
         _check(_is_int(getattr(t, name)), f"train.{name} must be an integer")

@@ -6,3 +6,10 @@ class VQLabError(Exception):
 
     The CLI prints ``error: <message>`` on one line and exits with code 2; library users catch this type.
     """
+
+
+class ReportedElsewhere(VQLabError):
+    """A user error that another process of the same job reports (under ``torchrun``: rank 0).
+
+    The CLI exits with code 2 without printing it, so the user reads the message once, not once per process.
+    """

@@ -1,8 +1,10 @@
-"""Atomic file writes: write to a temporary file in the same folder, then rename over the target."""
+"""Atomic file writes: write to a temporary file in the same folder, then rename over the target. And strict JSON
+text for what other programs read (``--json`` output)."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable
@@ -43,3 +45,20 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, +-inf) in it, nested in dicts, lists and tuples, replaced by None."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    return obj
+
+
+def strict_json(obj: Any) -> str:
+    """Standard JSON text of ``obj``: a non-finite float becomes null (Python would write bare NaN, which is not
+    JSON and which strict parsers such as JavaScript's or jq reject)."""
+    return json.dumps(finite_json(obj), allow_nan=False)

@@ -99,3 +99,59 @@ def test_vimco_bound_matches_its_elbo_at_one_sample_and_tightens_with_more():
     assert r20["bits_per_dim"] <= r20["elbo_bits_per_dim"] + 1e-6
     assert r1["bits_per_dim"] == pytest.approx(r1["elbo_bits_per_dim"], abs=0.05)
     assert r20["bound"] == "vimco: multi-sample bound k=20"
+
+
+def _normal_bin_probability(lo: float, hi: float) -> float:
+    """P(lo < Z < hi) for a standard normal Z, from the tail that keeps float64 precision."""
+    from statistics import NormalDist
+
+    phi = NormalDist().cdf
+    if lo > 0:  # the whole bin above the mean: use the mirrored lower tail
+        return phi(-lo) - phi(-hi)
+    return phi(hi) - phi(lo)
+
+
+def _hand_vq_mse_bits(model: VQVAE, train: torch.Tensor, test: torch.Tensor) -> tuple[float, float]:
+    """bits/dim of an MSE-trained VQ-VAE from first principles, in float64 and plain Python: sigma is the RMS error
+    on the training images; each test sub-pixel p in 0..255 costs -log P(its 1/255-wide bin around p/255 - 0.5)
+    under N(decoder output, sigma^2), the end bins reaching to infinity; each latent costs log K."""
+    def through(images):
+        x = images.float() / 255.0 - 0.5
+        with torch.no_grad():
+            idx = model.encode(x)
+            return x.double(), model.decode(idx).double(), idx
+
+    x, out, _ = through(train)
+    sigma = math.sqrt(((out - x) ** 2).mean().item())
+    _, out, idx = through(test)
+    half = 0.5 / 255.0
+    nats = 0.0
+    for p, mean in zip(test.flatten().tolist(), out.flatten().tolist()):
+        centre = p / 255.0 - 0.5
+        lo = -math.inf if p == 0 else (centre - half - mean) / sigma
+        hi = math.inf if p == 255 else (centre + half - mean) / sigma
+        nats -= math.log(_normal_bin_probability(lo, hi))
+    nats += test.shape[0] * idx[0].numel() * math.log(model.num_embeddings)
+    return nats / (test.numel() * math.log(2.0)), sigma
+
+
+@pytest.mark.parametrize("steps", [0, 30])
+def test_mse_run_bits_per_dim_equal_an_independent_hand_computation(steps):
+    torch.manual_seed(3)
+    model = VQVAE(3, 3, hidden=8, num_res_blocks=1, num_embeddings=8, embedding_dim=4)
+    task = Task("reconstruct", 3)
+    train, test = _images(n=12, seed=1), _images(n=10, seed=2)
+    test[0, 0, 0, :3] = torch.tensor([0, 255, 128], dtype=torch.uint8)  # both end bins occur
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(steps):  # also a model whose errors are small: sigma far below the untrained one
+        loss = model(*task.prepare(train)).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    expected, sigma = _hand_vq_mse_bits(model, train, test)
+    r = bits_per_dim(model, task, test, train_images=train, batch_size=4)
+    assert r["likelihood_sigma"] == pytest.approx(sigma, rel=1e-5)
+    assert r["bits_per_dim"] == pytest.approx(expected, rel=1e-5)
+    assert r["recon_bits_per_dim"] + r["rate_bits_per_dim"] == pytest.approx(r["bits_per_dim"], rel=1e-6)
+    assert r["rate_bits_per_dim"] == pytest.approx(2 * 2 * math.log2(8) / (3 * 8 * 8), rel=1e-6)

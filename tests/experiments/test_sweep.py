@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,55 @@ def test_jobs_run_at_once_and_a_failed_run_is_named(tmp_path, monkeypatch):
     assert lines[1].startswith("start") and lines[2].startswith("start")  # both started before either ended
     threads = str(max(1, (os.cpu_count() or 1) // 2))
     assert all((tmp_path / "runs" / r.name / "started").read_text() == threads for r in runs)
+
+
+def test_a_run_with_other_settings_is_refused_naming_the_run_option_and_values(tmp_path):
+    import copy
+
+    from vqlab.experiments.sweep import RUNS_DIR, write_plan
+
+    runs = plan_sweep(cfgmod.Config(), {"num_embeddings": [8, 16]}, TRAIN_FLAGS)
+    run_dir = tmp_path / RUNS_DIR / runs[0].name
+
+    def saved(**changes) -> None:
+        cfg = copy.deepcopy(runs[0].config)
+        for name, value in changes.items():
+            section, field = name.split("__")
+            setattr(getattr(cfg, section), field, value)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.json").write_text(json.dumps({**cfg.to_dict(), "channels": 3}))
+
+    saved(model__hidden=16, train__lr=0.01)
+    with pytest.raises(VQLabError, match="other settings") as err:
+        run_state(run_dir, runs[0].config)
+    message = str(err.value)
+    assert message.startswith("sweep run K8-s0: ")
+    assert "model.hidden: 16 in the run, 128 planned" in message and "train.lr: 0.01 in the run, 0.001 planned" in message
+    assert "steps" not in message and "num_embeddings" not in message
+    # The plan is not rewritten either: a refused sweep leaves the existing one in place.
+    (tmp_path / "sweep.json").write_text("the old plan")
+    with pytest.raises(VQLabError, match="sweep run K8-s0"):
+        write_plan(tmp_path, runs, ["num_embeddings"], vary=False)
+    assert (tmp_path / "sweep.json").read_text() == "the old plan"
+    # What a resume may change stays allowed: the run is resumed with the planned values.
+    saved(train__steps=7, train__log_every=3, train__eval_every=3, train__checkpoint_every=3, train__max_minutes=2.0)
+    assert run_state(run_dir, runs[0].config) == "partial"
+    write_plan(tmp_path, runs, ["num_embeddings"], vary=False)
+    assert json.loads((tmp_path / "sweep.json").read_text())["axes"] == ["num_embeddings"]
+
+
+def test_rerunning_a_finished_sweep_with_another_option_changes_nothing(interrupted_sweep, image_folder):
+    from tests.experiments.conftest import cli_env, sweep_command
+
+    out = interrupted_sweep["out"]
+    before = {str(p): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    plan = (out / "sweep.json").read_text()
+    proc = subprocess.run([*sweep_command(out, image_folder), "--hidden", "32", "-K", "8,16,32"], env=cli_env(),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: sweep run K8-D4-s0: "), proc.stderr
+    assert "model.hidden: 16 in the run, 32 planned" in lines[0]
+    assert (out / "sweep.json").read_text() == plan
+    assert {str(p): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
+    assert not (out / "runs" / "K32-D4-s0").exists()

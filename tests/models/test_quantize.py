@@ -171,3 +171,30 @@ def test_search_runs_in_float32_under_autocast():
     assert got.quantized.dtype == torch.float32
     assert torch.equal(got.indices, vq.encode(z.bfloat16()))
     assert torch.equal(expected.indices, vq.encode(z))
+
+
+def test_search_under_bf16_autocast_at_k512_matches_a_float64_reference():
+    """The paper's K=512, D=64, inputs in bf16 as an autocast encoder hands them over: training forward, encode and
+    nearest_codes itself must search in float32 (a bf16 search picks another code for about 1% of the rows)."""
+    torch.manual_seed(0)
+    k, d = 512, 64
+    vq = VectorQuantizer(k, d)
+    with torch.no_grad():
+        vq.codebook.copy_(torch.randn(k, d) * 0.5)
+    z = (torch.randn(16, d, 8, 8) * 0.5).bfloat16()  # what the encoder outputs under autocast
+    flat = z.double().permute(0, 2, 3, 1).reshape(-1, d)
+    codebook = vq.codebook.detach().double()
+    dist = flat.pow(2).sum(1, keepdim=True) - 2 * flat @ codebook.t() + codebook.pow(2).sum(1)  # float64
+    reference = dist.argmin(1)
+    two = dist.topk(2, dim=1, largest=False).values
+    clear = (two[:, 1] - two[:, 0]) > 1e-4  # rows whose two nearest codes float32 can tell apart
+    assert clear.float().mean() > 0.99
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        trained = vq(z).indices.flatten()
+        encoded = vq.encode(z).flatten()
+        direct = nearest_codes(flat.float(), vq.codebook)
+        in_bf16 = torch.addmm(codebook.float().pow(2).sum(1), flat.float(), codebook.float().t(), alpha=-2.0)
+    for got in (trained, encoded, direct):
+        assert torch.equal(got[clear], reference[clear])
+    assert in_bf16.dtype == torch.bfloat16  # what autocast does to the search's matrix product if left on
+    assert int((in_bf16.float().argmin(1) != reference).sum()) >= 3  # so the test tells the two apart

@@ -77,3 +77,25 @@ def test_sampler_is_a_function_of_seed_and_step():
     assert not torch.equal(EpochSampler(10, 3, seed=2)(0), s(0))
     with pytest.raises(VQLabError, match="batch-size"):
         EpochSampler(2, 3, seed=0)
+
+
+@pytest.mark.parametrize("protocol,reason", [(2, "print"), (4, "Unsupported operand")])
+def test_a_refused_pickle_in_optimizer_pt_is_one_error_line(image_folder, tmp_path, protocol, reason):
+    """A plain pickle with a global that weights_only refuses (protocol 4: torch also warns before refusing)."""
+    import pickle
+
+    from tests.conftest import run_cli
+    from tests.train.test_run import tiny_run
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("payload ran",))
+
+    _, _, _, ckpt = tiny_run(tmp_path / "run", data=f"folder:{image_folder}")
+    (ckpt / "optimizer.pt").write_bytes(pickle.dumps({"optimizer": Payload(), "rng": {}}, protocol=protocol))
+    proc = run_cli("train", "--out", str(tmp_path / "run"), "--resume", "--steps", "3", "--no-progress")
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot restore training state from"), proc.stderr
+    assert "optimizer.pt" in lines[0] and "refused to unpickle" in lines[0] and reason in lines[0]
+    assert "payload ran" not in proc.stdout

@@ -83,12 +83,18 @@ def test_two_processes_match_one_process_with_the_same_global_batch(common, two_
     assert state["world_size"] == 2
 
 
-def test_codebooks_and_weights_stay_identical_across_ranks(tmp_path):
-    out = tmp_path / "result.json"
+@pytest.fixture(scope="module")
+def worker_result(tmp_path_factory) -> dict:
+    """What tests/train/ddp_worker.py reports after six DDP steps on two ranks."""
+    out = tmp_path_factory.mktemp("worker") / "result.json"
     proc = subprocess.run(_torchrun(str(ROOT / "tests" / "train" / "ddp_worker.py"), str(out)), env=_env(),
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    return json.loads(out.read_text())
+
+
+def test_codebooks_and_weights_stay_identical_across_ranks(worker_result):
+    result = worker_result
     assert result["world_size"] == 2 and result["initialized"]
     assert result["max_diff"] == 0.0
 
@@ -119,3 +125,30 @@ def test_killed_multi_process_run_resumes(common, two_process_run, tmp_path):
     assert sorted(got) == list(range(1, int(steps) + 1))
     for step in range(1, 31):
         assert got[step]["loss"] == pytest.approx(ref[step]["loss"], rel=1e-4), step
+
+
+def test_user_errors_under_torchrun_are_printed_once_and_no_rank_waits(common, tmp_path):
+    def errors(proc: subprocess.CompletedProcess) -> list[str]:
+        assert proc.returncode != 0
+        return [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+
+    odd = tmp_path / "odd"
+    proc = subprocess.run(_torchrun("-m", "vqlab", "train", "--out", str(odd), *common, "--batch-size", "7",
+                                    "--steps", "2"), env=_env(), capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert errors(proc) == ["error: --batch-size 7 is not divisible by the 2 processes"]
+    assert "File \"" not in proc.stderr.split("error: ")[0]  # no traceback from vqlab's processes before it
+    assert not odd.exists()
+    busy = tmp_path / "busy"
+    with rundir.training_lock(busy):  # rank 0 is refused; rank 1 must not wait for it forever
+        proc = subprocess.run(_torchrun("-m", "vqlab", "train", "--out", str(busy), *common, "--steps", "2"),
+                              env=_env(), capture_output=True, text=True, timeout=300, check=False)
+    assert errors(proc) == [f"error: {busy} is being trained by another process (pid {os.getpid()})"]
+    assert not (busy / "config.json").exists()
+
+
+def test_the_restart_counter_follows_the_global_code_histogram(worker_result):
+    """Codes used on one rank only count as used on every rank; the counter matches a hand-kept one throughout."""
+    assert worker_result["restart_counter_ok"] is True
+    assert worker_result["restarts"] > 0  # restarts did happen in these six steps
+    assert worker_result["used_on_one_rank_only"] > 0  # and local histograms would have told another story

@@ -100,7 +100,11 @@ def plan_sweep(base: cfgmod.Config, axes: dict[str, list[Any]], flags: dict[str,
 
 
 def write_plan(out: Path, runs: list[PlannedRun], axes: Sequence[str], vary: bool) -> None:
-    """Record the plan in ``OUT/sweep.json`` (what ``results`` and ``report`` read back)."""
+    """Record the plan in ``OUT/sweep.json`` (what ``results`` and ``report`` read back).
+
+    Refused (VQLabError, nothing written) when a run of the plan already exists with other settings, so a sweep
+    that is refused leaves the plan of the existing runs in place."""
+    check_runs(out, runs)
     atomic_write_json(out / PLAN_FILE, {
         "axes": [a for a in axes if a != "seed"], "vary": vary,
         "runs": [{"name": r.name, "setting": r.setting, "settings": r.settings} for r in runs]})
@@ -119,9 +123,24 @@ def _comparable(cfg_dict: dict[str, Any]) -> dict[str, Any]:
             for s, fields in cfg_dict.items() if s in cfgmod.SECTIONS}
 
 
+def _differences(saved: dict[str, Any], planned: dict[str, Any]) -> list[str]:
+    """``section.field: OLD in the run, NEW planned`` for every option that differs and a resume cannot change."""
+    a, b = _comparable(saved), _comparable(planned)
+    missing = "unset"
+    out = []
+    for section in cfgmod.SECTIONS:
+        old, new = a.get(section) or {}, b.get(section) or {}
+        for key in sorted(set(old) | set(new)):
+            if old.get(key, missing) != new.get(key, missing):
+                out.append(f"{section}.{key}: {json.dumps(old.get(key, missing))} in the run, "
+                           f"{json.dumps(new.get(key, missing))} planned")
+    return out
+
+
 def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
     """``done`` (its newest checkpoint is at ``steps``, or its time budget is spent), ``partial`` (resume it)
-    or ``new``. A folder holding a run with a different config is an error: the sweep would mix results."""
+    or ``new``. A folder holding a run with a different config (other than in the options a resume may change)
+    is an error naming the run and each differing option: the sweep would mix results or retrain the run."""
     from vqlab.train.checkpoint import latest_checkpoint, read_state
 
     path = run_dir / "config.json"
@@ -130,14 +149,17 @@ def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
     try:
         saved = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError):
-        raise VQLabError(f"{path} is unreadable; remove {run_dir} to train it again") from None
+        saved = None
+    if not isinstance(saved, dict):
+        raise VQLabError(f"{path} is unreadable; remove {run_dir} to train it again")
     try:
         saved = cfgmod.from_dict(saved, str(path)).to_dict()  # configs of earlier versions in today's layout
     except VQLabError:
         pass  # compared as written: it differs
-    if _comparable(saved) != _comparable(cfg.to_dict()):
-        raise VQLabError(f"{run_dir} holds a run with other settings than this sweep plans; "
-                         f"use another --out or remove it")
+    diffs = _differences(saved, cfg.to_dict())
+    if diffs:
+        raise VQLabError(f"sweep run {run_dir.name}: {run_dir} holds a run with other settings than this sweep "
+                         f"plans ({'; '.join(diffs)}); use another --out, or remove {run_dir} to train it again")
     ckpt = latest_checkpoint(run_dir)
     if ckpt is None:
         return "partial"
@@ -145,6 +167,11 @@ def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
     t = cfg.train
     budget_spent = t.max_minutes is not None and float(state.get("wall_time", 0.0)) >= 60 * t.max_minutes
     return "done" if state["step"] >= t.steps or budget_spent else "partial"
+
+
+def check_runs(out: Path, runs: list[PlannedRun]) -> dict[str, str]:
+    """:func:`run_state` of every planned run (name -> state), before anything is started or written."""
+    return {run.name: run_state(out / RUNS_DIR / run.name, run.config) for run in runs}
 
 
 def train_command(run_dir: Path, config_file: Path, cfg: cfgmod.Config, resume: bool) -> list[str]:
@@ -190,8 +217,9 @@ def run_sweep(out: Path, runs: list[PlannedRun], *, jobs: int = 1,
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     outcome: dict[str, str] = {}
     todo: list[tuple[PlannedRun, bool]] = []
+    states = check_runs(out, runs)  # every run is checked before any is started
     for run in runs:
-        state = run_state(out / RUNS_DIR / run.name, run.config)
+        state = states[run.name]
         if state == "done":
             outcome[run.name] = "skipped"
         else:

@@ -75,19 +75,21 @@ def nearest_codes(z: torch.Tensor, codebook: torch.Tensor, max_chunk_elements: i
     chunk of rows, so at most ``max_chunk_elements`` distances (float32) exist at once whatever K is.
     ``min(1).indices`` rather than ``argmin(1)``: the same first-minimum index, about twice as fast on CPU.
     """
-    z = z.float()
-    codebook = codebook.float()
-    n, k = z.shape[0], codebook.shape[0]
-    e_sq = codebook.pow(2).sum(1)
-    rows = max(1, max_chunk_elements // max(k, 1))
-    if rows >= n:
-        return torch.addmm(e_sq, z, codebook.t(), alpha=-2.0).min(1).indices
-    out = torch.empty(n, dtype=torch.long, device=z.device)
-    cb_t = codebook.t()
-    for start in range(0, n, rows):
-        stop = min(start + rows, n)
-        out[start:stop] = torch.addmm(e_sq, z[start:stop], cb_t, alpha=-2.0).min(1).indices
-    return out
+    # Autocast would run addmm in bf16 even on float32 operands: the search turns it off (float32 always).
+    with torch.autocast(device_type=z.device.type, enabled=False):
+        z = z.float()
+        codebook = codebook.float()
+        n, k = z.shape[0], codebook.shape[0]
+        e_sq = codebook.pow(2).sum(1)
+        rows = max(1, max_chunk_elements // max(k, 1))
+        if rows >= n:
+            return torch.addmm(e_sq, z, codebook.t(), alpha=-2.0).min(1).indices
+        out = torch.empty(n, dtype=torch.long, device=z.device)
+        cb_t = codebook.t()
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            out[start:stop] = torch.addmm(e_sq, z[start:stop], cb_t, alpha=-2.0).min(1).indices
+        return out
 
 
 class _VQLoss(torch.autograd.Function):

@@ -12,14 +12,17 @@ Layout::
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 from torch import nn
 
 from vqlab.errors import VQLabError
@@ -86,11 +89,16 @@ def read_state(ckpt: Path) -> dict[str, Any]:
     return state
 
 
-def load_weights(ckpt: Path, model: nn.Module) -> None:
-    """Load ``model.safetensors`` into ``model`` strictly; mismatches are VQLabErrors."""
+def load_weights(ckpt: Path, model: nn.Module) -> bytes:
+    """Load ``model.safetensors`` into ``model`` strictly; mismatches are VQLabErrors.
+
+    Returns the :func:`fingerprint` of the very bytes loaded (the file is read once), so it names these weights
+    even if a training process replaces the checkpoint a moment later.
+    """
     path = ckpt / "model.safetensors"
     try:
-        weights = load_file(str(path))
+        data = path.read_bytes()
+        weights = load(data)
     except (OSError, SafetensorError, ValueError) as exc:
         raise VQLabError(f"cannot read weights {path}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
     try:
@@ -98,21 +106,39 @@ def load_weights(ckpt: Path, model: nn.Module) -> None:
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise VQLabError(f"weights in {path} do not match the run's model: {first}") from None
+    return _digest(data)
+
+
+def _refusal_reason(exc: Exception) -> str:
+    """What torch's long weights_only refusal says was refused (its first line after "WeightsUnpickler error:")."""
+    _, found, rest = str(exc).partition("WeightsUnpickler error:")
+    lines = [line.strip() for line in rest.splitlines() if line.strip()]
+    return lines[0].split(". ")[0].rstrip(".") if found and lines else type(exc).__name__
 
 
 def load_training_state(ckpt: Path, optimizer: torch.optim.Optimizer) -> None:
     """Restore optimizer state and RNG states from ``optimizer.pt`` (weights_only=True: no code runs)."""
     path = ckpt / "optimizer.pt"
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about an unusual pickle protocol before it refuses such a file: the error says it all.
+            warnings.simplefilter("ignore")
+            blob = torch.load(path, map_location="cpu", weights_only=True)
         optimizer.load_state_dict(blob["optimizer"])
         torch.set_rng_state(blob["rng"]["torch"])
         if "cuda" in blob["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(blob["rng"]["cuda"])
     except VQLabError:
         raise
+    except pickle.UnpicklingError as exc:
+        raise VQLabError(f"cannot restore training state from {path}: refused to unpickle it, it holds more than "
+                         f"tensors and plain containers ({_refusal_reason(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - a corrupt or foreign file raises many exception types
         raise VQLabError(f"cannot restore training state from {path}: {type(exc).__name__}") from None
+
+
+def _digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()[:16]
 
 
 def fingerprint(ckpt: Path) -> bytes:
@@ -120,10 +146,8 @@ def fingerprint(ckpt: Path) -> bytes:
 
     Files derived from a model (a PixelCNN prior, ``.vqz`` code files) store it and are refused by any other model.
     """
-    import hashlib
-
     path = ckpt / "model.safetensors"
     try:
-        return hashlib.sha256(path.read_bytes()).digest()[:16]
+        return _digest(path.read_bytes())
     except OSError as exc:
         raise VQLabError(f"cannot read weights {path}: {exc.strerror or exc}") from None

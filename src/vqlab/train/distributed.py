@@ -7,13 +7,14 @@ runs in one process and every helper here is a no-op.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
-from vqlab.errors import VQLabError
+from vqlab.errors import ReportedElsewhere, VQLabError
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,28 @@ def agree(ctx: DistContext, ok: bool) -> bool:
     flag = torch.tensor([0 if ok else 1], dtype=torch.int64, device=ctx.device)
     dist.all_reduce(flag, op=dist.ReduceOp.SUM)
     return int(flag.item()) == 0
+
+
+def check_together(ctx: DistContext, check: Callable[[], None]) -> None:
+    """Run ``check`` on this rank; when it raises a VQLabError on any rank, raise on every rank.
+
+    Rank 0 raises the error with the message of the lowest failing rank; the other ranks raise
+    :class:`~vqlab.errors.ReportedElsewhere`, which the CLI does not print, so the user reads it once. All ranks
+    take the same branch, so none is left waiting in a collective. In one process it simply runs ``check``.
+    """
+    if not ctx.enabled:
+        check()
+        return
+    mine: str | None = None
+    try:
+        check()
+    except VQLabError as exc:
+        mine = str(exc)
+    messages: list[str | None] = [None] * ctx.world_size
+    dist.all_gather_object(messages, mine)
+    first = next((m for m in messages if m is not None), None)
+    if first is not None:
+        raise VQLabError(first) if ctx.is_main else ReportedElsewhere(first)
 
 
 def shutdown(ctx: DistContext) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -20,7 +21,15 @@ from vqlab.models.registry import build_model
 from vqlab.train import run as rundir
 from vqlab.train.checkpoint import latest_checkpoint, load_training_state, load_weights, read_state, save_checkpoint
 from vqlab.train.device import default_device, resolve_precision
-from vqlab.train.distributed import DistContext, agree, barrier, init_distributed, mean_over_ranks, shutdown
+from vqlab.train.distributed import (
+    DistContext,
+    agree,
+    barrier,
+    check_together,
+    init_distributed,
+    mean_over_ranks,
+    shutdown,
+)
 from vqlab.train.schedule import budget_fraction, lr_factor
 
 NUM_SAMPLE_IMAGES = 8
@@ -49,17 +58,21 @@ class EpochSampler:
 
 
 def _check_run_dir(run_dir: Path, resume: bool) -> None:
-    """Refuse to overwrite a run or to resume a folder that is not one (read-only: safe on every rank)."""
+    """Refuse to overwrite a run or to resume a folder that is not one (read-only: safe on every rank).
+
+    A folder whose config was written by an attempt that failed before its first checkpoint holds no run yet:
+    a fresh ``train`` may start over in it (its config and metrics are replaced).
+    """
     if resume:
         if not run_dir.exists():
             raise VQLabError(f"cannot resume: run directory {run_dir} does not exist")
         if not (run_dir / rundir.CONFIG_FILE).is_file():
             raise VQLabError(f"cannot resume: {run_dir} is not a vqlab run directory (no {rundir.CONFIG_FILE})")
         return
-    if (run_dir / rundir.CONFIG_FILE).exists() or (run_dir / "checkpoints").exists():
-        raise VQLabError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     if run_dir.exists() and not run_dir.is_dir():
         raise VQLabError(f"--out {run_dir} exists and is not a folder")
+    if latest_checkpoint(run_dir) is not None:
+        raise VQLabError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
 
 
 def _all_finite(model: torch.nn.Module) -> bool:
@@ -87,11 +100,27 @@ def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, prog
 
     With ``resume`` the run continues from its newest checkpoint (``cfg`` must be the run's own config,
     possibly with more steps). Under ``torchrun`` the global batch is split across ranks and rank 0 alone
-    writes. Raises VQLabError for bad input and for a loss that is not finite.
+    writes. The run directory's lock (:func:`vqlab.train.run.training_lock`) is held throughout, by rank 0.
+    Raises VQLabError for bad input, for a run directory another process trains, and for a loss that is not
+    finite.
     """
     ctx = init_distributed(default_device())
+    run_dir = Path(run_dir)
     try:
-        return _train(cfg, Path(run_dir), resume, progress, ctx)
+        with contextlib.ExitStack() as held:
+            def prepare() -> None:
+                cfgmod.resolve(cfgmod.validate(cfg))
+                if ctx.is_main and (not resume or run_dir.is_dir()):
+                    # The lock comes first: the checks below and every write happen under it, so two trainers
+                    # started at once cannot both find the folder free. Rank 0 alone holds it for the job.
+                    held.enter_context(rundir.training_lock(run_dir, create=not resume))
+                _check_run_dir(run_dir, resume)
+                if cfg.train.batch_size % ctx.world_size:
+                    raise VQLabError(f"--batch-size {cfg.train.batch_size} is not divisible by the "
+                                     f"{ctx.world_size} processes")
+
+            check_together(ctx, prepare)  # every rank fails together (no rank left waiting in a collective)
+            return _train(cfg, run_dir, resume, progress, ctx)
     finally:
         shutdown(ctx)
 
@@ -99,11 +128,7 @@ def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, prog
 def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx: DistContext) -> dict[str, Any]:
     from tqdm import tqdm
 
-    cfgmod.resolve(cfgmod.validate(cfg))
-    _check_run_dir(run_dir, resume)
     t = cfg.train
-    if t.batch_size % ctx.world_size:
-        raise VQLabError(f"--batch-size {t.batch_size} is not divisible by the {ctx.world_size} processes")
     local_batch = t.batch_size // ctx.world_size
     torch.manual_seed(t.seed)
 
@@ -139,6 +164,7 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
         run_dir.mkdir(parents=True, exist_ok=True)
         rundir.write_config(run_dir, cfg, dataset.channels, dataset.image_size)
         rundir.truncate_metrics(run_dir, start_step)
+        rundir.truncate_samples(run_dir, start_step)
 
     forward: torch.nn.Module = model
     if ctx.enabled:

@@ -31,8 +31,8 @@ from vqlab.eval.metrics import autocast_context
 from vqlab.fileio import atomic_write, atomic_write_json
 from vqlab.models.base import LatentModel
 from vqlab.models.pixelcnn import GatedPixelCNN
-from vqlab.train.checkpoint import fingerprint, latest_checkpoint
-from vqlab.train.run import LoadedRun
+from vqlab.train.checkpoint import fingerprint
+from vqlab.train.run import LoadedRun, run_fingerprint  # the fingerprint of the weights a run was loaded with
 
 PRIOR_DIR = "prior"
 PRIOR_FORMAT = "vqlab-prior-1"
@@ -74,14 +74,6 @@ class LoadedPrior:
     code_counts: torch.Tensor
     config: dict[str, Any]
     fingerprint: bytes
-
-
-def run_fingerprint(run: LoadedRun) -> bytes:
-    """Fingerprint of the checkpoint a loaded run came from."""
-    ckpt = latest_checkpoint(run.run_dir)
-    if ckpt is None:
-        raise VQLabError(f"run {run.run_dir} has no checkpoint yet (train it first)")
-    return fingerprint(ckpt)
 
 
 def require_vqvae(run: LoadedRun, what: str) -> LatentModel:

@@ -5,7 +5,12 @@ Every command after ``train`` takes a run directory; :func:`load_run` rebuilds i
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +23,82 @@ from vqlab.data.tasks import Task
 from vqlab.errors import VQLabError
 from vqlab.fileio import atomic_write_text
 from vqlab.models.registry import build_model
-from vqlab.train.checkpoint import latest_checkpoint, load_weights, read_state
+from vqlab.train.checkpoint import fingerprint, latest_checkpoint, load_weights, read_state
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
+LOCK_FILE = ".lock"
+
+
+def _lock_holder(path: Path) -> str:
+    try:
+        pid = path.read_text().strip()
+    except OSError:
+        pid = ""
+    return f"pid {pid}" if pid.isdigit() else "pid unknown"
+
+
+@contextmanager
+def training_lock(run_dir: Path, *, create: bool = True) -> Iterator[None]:
+    """Hold ``RUN/.lock`` (an exclusive ``flock``) while a process trains ``run_dir``.
+
+    Refuses with a VQLabError naming the holder's pid when another process holds it. The OS drops the lock when
+    the process ends in any way (SIGKILL included), so a stale lock file never blocks. With ``create`` a missing
+    run directory is made first (and removed again on exit when nothing but the lock was put in it). Readers of
+    a run (evaluation, inference) do not take it. The lock file is unlinked while still locked on exit; a
+    process that locked a file that was unlinked meanwhile notices (inode check) and tries again.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise VQLabError(f"--out {run_dir} exists and is not a folder")
+    made = False
+    path = run_dir / LOCK_FILE
+    while True:
+        if create and not run_dir.is_dir():
+            try:
+                run_dir.mkdir(parents=True)
+                made = True
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise VQLabError(f"cannot create run directory {run_dir}: {exc.strerror or exc}") from None
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            if create:
+                continue  # a failed attempt removed the empty folder it had made: make it again
+            raise VQLabError(f"run directory {run_dir} does not exist") from None
+        except OSError as exc:
+            raise VQLabError(f"cannot lock run directory {run_dir}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise VQLabError(f"{run_dir} is being trained by another process ({_lock_holder(path)})") from None
+            raise VQLabError(f"cannot lock run directory {run_dir}: {exc.strerror or exc}") from None
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)  # the holder unlinked it after we opened it: lock the file that is there now
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        os.close(fd)
+        if made:
+            try:
+                run_dir.rmdir()  # only succeeds when the failed attempt left the new folder empty
+            except OSError:
+                pass
 
 
 def _read_config_file(run_dir: Path) -> tuple[cfgmod.Config, dict[str, Any]]:
@@ -68,6 +145,8 @@ class LoadedRun:
     """A trained model ready for inference, with what is needed to feed it.
 
     ``image_size`` is the (H, W) of the training images, None for runs trained before it was recorded.
+    ``checkpoint`` is the folder the weights came from and ``fingerprint`` theirs (see
+    :func:`run_fingerprint`); both None for a run assembled by hand.
     """
 
     model: nn.Module
@@ -76,6 +155,8 @@ class LoadedRun:
     step: int
     run_dir: Path
     image_size: tuple[int, int] | None = None
+    checkpoint: Path | None = None
+    fingerprint: bytes | None = None
 
 
 def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> LoadedRun:
@@ -91,10 +172,20 @@ def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> LoadedR
     state = read_state(ckpt)
     task = Task(cfg.data.task, channels, cfg.data.color_space)
     model = build_model(cfg, task.in_channels, task.out_channels)
-    load_weights(ckpt, model)
+    weights_fingerprint = load_weights(ckpt, model)
     model.to(device).eval()
     return LoadedRun(model=model, config=cfg, task=task, step=state["step"], run_dir=run_dir,
-                     image_size=_image_size(extras["image_size"]))
+                     image_size=_image_size(extras["image_size"]), checkpoint=ckpt, fingerprint=weights_fingerprint)
+
+
+def run_fingerprint(run: LoadedRun) -> bytes:
+    """Fingerprint of the weights ``run`` holds: of the checkpoint it was loaded from, not of whichever checkpoint
+    is newest now (a process still training the run may have written a newer one since)."""
+    if run.fingerprint is not None:
+        return run.fingerprint
+    if run.checkpoint is not None:
+        return fingerprint(run.checkpoint)
+    raise VQLabError(f"run {run.run_dir} has no checkpoint yet (train it first)")
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -115,6 +206,14 @@ def truncate_metrics(run_dir: Path, step: int) -> None:
     """Drop metrics rows logged after ``step`` (they belong to work a resumed run will redo)."""
     rows = [r for r in read_metrics(run_dir) if r.get("step", 0) <= step]
     atomic_write_text(run_dir / METRICS_FILE, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def truncate_samples(run_dir: Path, step: int) -> None:
+    """Delete sample grids of steps after ``step`` (from work that a resumed or restarted run redoes)."""
+    for path in (run_dir / "samples").glob("step_*.png"):
+        number = path.stem.removeprefix("step_")
+        if number.isdigit() and int(number) > step:
+            path.unlink(missing_ok=True)
 
 
 def append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
