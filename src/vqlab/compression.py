@@ -20,7 +20,7 @@ from vqlab.codec import VQZ, EntropyModel, frequency_model, read_vqz, write_vqz
 from vqlab.errors import VQLabError
 from vqlab.fileio import atomic_write
 from vqlab.images import crop, to_uint8_tensor
-from vqlab.inference import decode_latents, encode_image
+from vqlab.inference import decode_latents, downsample_factor, encode_image
 from vqlab.train.run import LoadedRun, run_fingerprint
 
 MAX_PRIOR_CODES = 1024  # PixelCNN coding runs one network pass per code position
@@ -38,7 +38,7 @@ def load_images(run: LoadedRun, paths: list[Path]) -> list[np.ndarray]:
 
 
 def image_codes(run: LoadedRun, image: np.ndarray) -> np.ndarray:
-    """Code map of one uint8 (H, W, C) image (float32), (ceil(H/4), ceil(W/4)) int64."""
+    """Code map of one uint8 (H, W, C) image (float32), (ceil(H/F), ceil(W/F)) int64, F the downsampling factor."""
     return encode_image(run, torch.from_numpy(image).permute(2, 0, 1)).numpy()
 
 
@@ -69,13 +69,13 @@ def entropy_model(run: LoadedRun, coding: str) -> EntropyModel:
     net, device = prior.model, next(prior.model.parameters()).device
 
     @torch.no_grad()
-    def probs(maps: np.ndarray, i: int, j: int) -> np.ndarray:
+    def probs(maps: np.ndarray, positions: np.ndarray) -> np.ndarray:
         if maps[0].size > MAX_PRIOR_CODES:
             raise VQLabError(f"--entropy prior codes one position per PixelCNN pass; a {maps.shape[1]}x"
                              f"{maps.shape[2]} code grid is too large (at most {MAX_PRIOR_CODES} codes, i.e. about "
                              f"128x128 pixels): use --entropy freq")
-        logits = net(torch.from_numpy(maps).to(device)).logits[:, :, i, j]
-        return torch.softmax(logits.double(), dim=1).cpu().numpy()
+        logits = net(torch.from_numpy(maps).to(device)).logits[:, :, positions[:, 0], positions[:, 1]]
+        return torch.softmax(logits.double(), dim=1).permute(0, 2, 1).cpu().numpy()
 
     return EntropyModel("prior", prior.fingerprint, probs)
 
@@ -129,10 +129,10 @@ def encode_files(run: LoadedRun, paths: list[Path], out: Path, coding: str | Non
     fp = run_fingerprint(run)
     model = entropy_model(run, coding) if coding else None
     vqz = VQZ(fp, run.model.num_embeddings, [a.shape[:2] for a in originals],
-              [image_codes(run, a) for a in originals])
+              [image_codes(run, a) for a in originals], downsample=downsample_factor(run.model))
     data = write_vqz(vqz, model)
     atomic_write(out, lambda p: p.write_bytes(data))
-    back = read_vqz(data, model_fingerprint=fp, entropy_model=lambda c: model)
+    back = read_vqz(data, model_fingerprint=fp, downsample=downsample_factor(run.model), entropy_model=lambda c: model)
     decoded = decode_maps(run, back)
     pixels = sum(a.shape[0] * a.shape[1] for a in originals)
     report: dict[str, Any] = {
@@ -159,7 +159,7 @@ def decode_file(run: LoadedRun, path: Path, out_dir: Path) -> list[Path]:
     except OSError as exc:
         raise VQLabError(f"cannot read {path}: {exc.strerror or exc}") from None
     vqz = read_vqz(data, model_fingerprint=run_fingerprint(run), num_embeddings=run.model.num_embeddings,
-                   entropy_model=lambda coding: entropy_model(run, coding))
+                   downsample=downsample_factor(run.model), entropy_model=lambda coding: entropy_model(run, coding))
     written = []
     for i, arr in enumerate(decode_maps(run, vqz)):
         target = out_dir / f"image_{i:03d}.png"
