@@ -14,10 +14,12 @@ from vqlab.train.run import write_config
 
 
 def make_run(run_dir: Path, *, model: str = "vqvae", task: str = "reconstruct", channels: int = 3,
-             image_size: tuple[int, int] | None = (16, 16), color_space: str = "auto", step: int = 7) -> Path:
+             image_size: tuple[int, int] | None = (16, 16), color_space: str = "auto", step: int = 7,
+             downsample: int = 4) -> Path:
     """Write config.json and one checkpoint of a freshly initialised tiny model (h=8, K=13, D=4)."""
     cfg = cfgmod.Config()
     cfg.model.name, cfg.model.hidden, cfg.model.num_embeddings, cfg.model.embedding_dim = model, 8, 13, 4
+    cfg.model.downsample = downsample
     cfg.model.num_res_blocks, cfg.vimco.samples = 1, 2
     cfg.data.dataset, cfg.data.task, cfg.data.color_space = "photos", task, color_space
     cfg.train.precision = "fp32"

@@ -149,3 +149,37 @@ def test_entropy_freq_without_a_prior_says_what_it_needs(image_folder: Path, tmp
                    "freq")
     _assert_user_error(proc, f"vqlab prior {tmp_path / 'run'}")
     assert "histogram" in proc.stderr and not out.exists()
+
+
+def test_context_model_and_context_coding_through_the_cli(run_with_prior, image_folder: Path, tmp_path: Path) -> None:
+    run_dir = run_with_prior[0]
+    proc = run_cli("context-model", str(run_dir), "--steps", "80", "--hidden", "32", "--embed-dim", "8",
+                   "--batch-size", "128", "--json", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["nll_bits_per_code"] < result["uniform_bits_per_code"] == pytest.approx(np.log2(13))
+    assert (run_dir / "context" / "model.safetensors").is_file() and (run_dir / "context" / "config.json").is_file()
+    paths = [image_folder / "img_004.png", image_folder / "img_005.png"]
+    big = tmp_path / "big.png"  # a larger picture than the 16x16 training images
+    Image.fromarray(np.tile(np.asarray(Image.open(paths[0])), (5, 3, 1))).save(big)
+    paths.append(big)
+    coded = tmp_path / "c.vqz"
+    proc = run_cli("encode", str(run_dir), *map(str, paths), "-o", str(coded), "--entropy", "context", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["coding"] == "context" and report["file_bytes"] == coded.stat().st_size
+    proc = run_cli("decode", str(run_dir), str(coded), "-o", str(tmp_path / "dc"))
+    assert proc.returncode == 0, proc.stderr
+    run = load_run(run_dir)
+    encode_files(run, paths, tmp_path / "p.vqz")  # bit-packed: the same codes
+    decode_file(run, tmp_path / "p.vqz", tmp_path / "dp")
+    for i in range(3):
+        a, b = (np.asarray(Image.open(tmp_path / d / f"image_{i:03d}.png")) for d in ("dc", "dp"))
+        assert np.array_equal(a, b)
+    assert np.asarray(Image.open(tmp_path / "dc" / "image_002.png")).shape == (80, 48, 3)
+    proc = run_cli("context-model", str(run_dir), "--radius", "0")
+    _assert_user_error(proc, "--radius")
+    data = bytearray(coded.read_bytes())
+    (tmp_path / "t.vqz").write_bytes(bytes(data[:-7]))
+    _assert_user_error(run_cli("decode", str(run_dir), str(tmp_path / "t.vqz"), "-o", str(tmp_path / "x")),
+                       "truncated")

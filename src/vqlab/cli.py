@@ -13,8 +13,10 @@ from typing import Any
 
 from vqlab import __version__
 from vqlab.cli_generate import (
+    add_context_model,
     add_generation,
     add_prior,
+    cmd_context_model,
     cmd_decode,
     cmd_encode,
     cmd_mix,
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inference(sub)
     add_prior(sub)
     add_generation(sub)
+    add_context_model(sub)
     add_sweep(sub)
     add_report(sub)
     return parser
@@ -156,7 +159,7 @@ def cmd_image(args: argparse.Namespace) -> int:
 COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "colorize": cmd_image,
     "reconstruct": cmd_image, "prior": cmd_prior, "sample": cmd_sample, "mix": cmd_mix, "encode": cmd_encode,
-    "decode": cmd_decode, "sweep": cmd_sweep, "report": cmd_report,
+    "decode": cmd_decode, "context-model": cmd_context_model, "sweep": cmd_sweep, "report": cmd_report,
 }
 
 

@@ -2,8 +2,10 @@
 
 ``encode`` stores the code maps of any-size images (padded to a multiple of the model's downsampling factor like
 ``vqlab reconstruct``), reads the file back to check it, and compares with PNG (lossless) and JPEG at the lowest
-quality whose PSNR is not below the VQ-VAE's (pooled over all images). Entropy coding (``freq`` or ``prior``)
-needs ``vqlab prior`` first: the code-frequency table is the training split's histogram stored with the prior.
+quality whose PSNR is not below the VQ-VAE's (pooled over all images). Entropy coding with ``freq`` or ``prior``
+needs ``vqlab prior`` first (the code-frequency table is the training split's histogram stored with the prior);
+``context`` needs ``vqlab context-model`` (:mod:`vqlab.train.context`). Choosing among several runs trained for
+different rates is :mod:`vqlab.rates`.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def load_images(run: LoadedRun, paths: list[Path]) -> list[np.ndarray]:
 
 def image_codes(run: LoadedRun, image: np.ndarray) -> np.ndarray:
     """Code map of one uint8 (H, W, C) image (float32), (ceil(H/F), ceil(W/F)) int64, F the downsampling factor."""
-    return encode_image(run, torch.from_numpy(image).permute(2, 0, 1)).numpy()
+    return encode_image(run, torch.from_numpy(np.require(image, requirements="W")).permute(2, 0, 1)).numpy()
 
 
 def decode_maps(run: LoadedRun, vqz: VQZ) -> list[np.ndarray]:
@@ -53,11 +55,17 @@ def decode_maps(run: LoadedRun, vqz: VQZ) -> list[np.ndarray]:
 
 
 def entropy_model(run: LoadedRun, coding: str) -> EntropyModel:
-    """The run's ``freq`` (training code histogram) or ``prior`` (PixelCNN) model; both need ``vqlab prior``."""
+    """The run's ``freq`` (training code histogram) or ``prior`` (PixelCNN) model, both from ``vqlab prior``, or its
+    ``context`` model (``vqlab context-model``)."""
     from vqlab.train.prior import PRIOR_DIR, load_prior
 
-    if coding not in ("freq", "prior"):
-        raise VQLabError(f"unknown entropy model {coding!r} (choose from prior, freq)")
+    if coding not in ("freq", "prior", "context"):
+        raise VQLabError(f"unknown entropy model {coding!r} (choose from context, prior, freq)")
+    if coding == "context":
+        from vqlab.train.context import load_context
+
+        ctx = load_context(run)
+        return EntropyModel("context", ctx.fingerprint, ctx.model.probabilities)
     if coding == "freq" and not (run.run_dir / PRIOR_DIR / "config.json").is_file():
         # The table could be counted from the training data, but then a decoder would need that data too.
         raise VQLabError(f"--entropy freq codes with the training split's code histogram, which 'vqlab prior "
@@ -72,8 +80,8 @@ def entropy_model(run: LoadedRun, coding: str) -> EntropyModel:
     def probs(maps: np.ndarray, positions: np.ndarray) -> np.ndarray:
         if maps[0].size > MAX_PRIOR_CODES:
             raise VQLabError(f"--entropy prior codes one position per PixelCNN pass; a {maps.shape[1]}x"
-                             f"{maps.shape[2]} code grid is too large (at most {MAX_PRIOR_CODES} codes, i.e. about "
-                             f"128x128 pixels): use --entropy freq")
+                             f"{maps.shape[2]} code grid is too large (at most {MAX_PRIOR_CODES} codes): use "
+                             f"--entropy context (one pass per anti-diagonal, 'vqlab context-model') or freq")
         logits = net(torch.from_numpy(maps).to(device)).logits[:, :, positions[:, 0], positions[:, 1]]
         return torch.softmax(logits.double(), dim=1).permute(0, 2, 1).cpu().numpy()
 
@@ -116,29 +124,45 @@ def baselines(originals: list[np.ndarray], target_psnr: float) -> dict[str, Any]
     return result
 
 
-def encode_files(run: LoadedRun, paths: list[Path], out: Path, coding: str | None = None) -> dict[str, Any]:
-    """Write the .vqz file of ``paths`` to ``out``; returns the compression report (see module docstring)."""
+def check_codec_run(run: LoadedRun, what: str) -> None:
+    """Refuse runs whose codes a .vqz file cannot hold: not a VQ-VAE, not reconstruct, several code maps."""
     from vqlab.train.prior import require_vqvae
 
-    require_vqvae(run, "vqlab encode")
+    require_vqvae(run, what)
     if run.task.name != "reconstruct":
-        raise VQLabError(f"vqlab encode needs a reconstruct run; {run.run_dir} is a {run.task.name} run")
+        raise VQLabError(f"{what} needs a reconstruct run; {run.run_dir} is a {run.task.name} run")
+    if getattr(run.model, "num_codebooks", 1) != 1:
+        raise VQLabError(f"{what} stores one code map per image; {run.run_dir} makes {run.model.num_codebooks} "
+                         f"(residual VQ), which the .vqz format does not hold yet")
+
+
+def code_images(run: LoadedRun, originals: list[np.ndarray], coding: str | None) -> tuple[bytes, EntropyModel | None]:
+    """The .vqz bytes of uint8 (H, W, C) images, bit-packed (``coding`` None) or range-coded; and the model used."""
+    model = entropy_model(run, coding) if coding else None
+    vqz = VQZ(run_fingerprint(run), run.model.num_embeddings, [a.shape[:2] for a in originals],
+              [image_codes(run, a) for a in originals], downsample=downsample_factor(run.model))
+    return write_vqz(vqz, model), model
+
+
+def encode_files(run: LoadedRun, paths: list[Path], out: Path, coding: str | None = None, *,
+                 coded: tuple[bytes, EntropyModel | None] | None = None) -> dict[str, Any]:
+    """Write the .vqz file of ``paths`` to ``out``; returns the compression report (see module docstring).
+
+    ``coded``: the result of :func:`code_images` for these images when the caller has it already."""
+    check_codec_run(run, "vqlab encode")
     if not paths:
         raise VQLabError("no images to encode")
     originals = load_images(run, paths)
-    fp = run_fingerprint(run)
-    model = entropy_model(run, coding) if coding else None
-    vqz = VQZ(fp, run.model.num_embeddings, [a.shape[:2] for a in originals],
-              [image_codes(run, a) for a in originals], downsample=downsample_factor(run.model))
-    data = write_vqz(vqz, model)
+    data, model = coded if coded is not None else code_images(run, originals, coding)
     atomic_write(out, lambda p: p.write_bytes(data))
-    back = read_vqz(data, model_fingerprint=fp, downsample=downsample_factor(run.model), entropy_model=lambda c: model)
+    back = read_vqz(data, model_fingerprint=run_fingerprint(run), downsample=downsample_factor(run.model),
+                    entropy_model=lambda c: model)
     decoded = decode_maps(run, back)
     pixels = sum(a.shape[0] * a.shape[1] for a in originals)
     report: dict[str, Any] = {
         "images": len(originals), "pixels": pixels, "coding": back.coding, "file_bytes": len(data),
         "bpp": 8 * len(data) / pixels, "psnr": psnr(originals, decoded),
-        "codes": sum(m.size for m in back.maps), "K": run.model.num_embeddings,
+        "codes": sum(m.size for m in back.maps), "K": run.model.num_embeddings, "downsample": back.downsample,
     }
     report.update(baselines(originals, report["psnr"]))
     report["png_bpp"] = 8 * report["png_bytes"] / pixels
@@ -151,9 +175,7 @@ def encode_files(run: LoadedRun, paths: list[Path], out: Path, coding: str | Non
 
 def decode_file(run: LoadedRun, path: Path, out_dir: Path) -> list[Path]:
     """Decode a .vqz file written by this run's model into ``out_dir/image_000.png``, ...; returns the paths."""
-    from vqlab.train.prior import require_vqvae
-
-    require_vqvae(run, "vqlab decode")
+    check_codec_run(run, "vqlab decode")
     try:
         data = path.read_bytes()
     except OSError as exc:
