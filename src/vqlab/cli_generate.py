@@ -92,6 +92,7 @@ def add_context_model(sub: Any) -> None:
     p.add_argument("--embed-dim", type=int, default=32, help="embedding size per neighbour (32)")
     p.add_argument("--hidden", type=int, default=256, help="width of the MLP's hidden layers (256)")
     p.add_argument("--layers", type=int, default=2, help="hidden layers of the MLP (2)")
+    p.add_argument("--dropout", type=float, default=0.3, help="dropout after each hidden layer in training (0.3)")
     p.add_argument("--max-side", type=int, default=768,
                    help="whole photographs are shrunk to at most this many pixels per side (768)")
     p.add_argument("--seed", type=int, default=0)
@@ -104,7 +105,7 @@ def cmd_context_model(args: argparse.Namespace) -> int:
     from vqlab.train.context import ContextConfig, fit_context
 
     ccfg = ContextConfig(radius=args.radius, embed_dim=args.embed_dim, hidden=args.hidden, layers=args.layers,
-                         steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         dropout=args.dropout, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          max_side=args.max_side, max_minutes=args.max_minutes)
     r = fit_context(args.run, ccfg, progress=not args.no_progress)
     if args.json:

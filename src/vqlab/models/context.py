@@ -14,7 +14,8 @@ instead of h * w. With radius 2 the ten neighbours are::
     . . . . .
 
 Neighbours outside the map read the extra index K ("outside"). Each neighbour's code is embedded (one table of
-K + 1 rows shared by all offsets), the embeddings are concatenated in offset order and an MLP gives K logits.
+K + 1 rows shared by all offsets), the embeddings are concatenated in offset order and an MLP gives K logits
+(dropout in training only: coding runs the model in eval mode).
 """
 
 from __future__ import annotations
@@ -74,20 +75,24 @@ class WavefrontContextModel(nn.Module):
         embed_dim: size of each neighbour's embedding.
         hidden: width of the MLP's hidden layers.
         layers: hidden layers of the MLP (ReLU).
+        dropout: dropout after each hidden layer in training (the codes of a few dozen photographs are easily
+            overfitted: with 8 training photos, 0.3 took the held-out rate from 6.6 to 5.6 bits per code).
     """
 
     def __init__(self, num_embeddings: int, radius: int = 2, embed_dim: int = 32, hidden: int = 256,
-                 layers: int = 2) -> None:
+                 layers: int = 2, dropout: float = 0.0) -> None:
         super().__init__()
         if num_embeddings < 1 or embed_dim < 1 or hidden < 1 or layers < 1:
             raise ValueError("num_embeddings, embed_dim, hidden and layers must be >= 1")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError("dropout must be in [0, 1)")
         self.num_embeddings, self.radius = num_embeddings, radius
         self.register_buffer("offsets", torch.from_numpy(wavefront_offsets(radius)), persistent=False)
         self.embedding = nn.Embedding(num_embeddings + 1, embed_dim)
         width = len(self.offsets) * embed_dim
         mlp: list[nn.Module] = []
         for _ in range(layers):
-            mlp += [nn.Linear(width, hidden), nn.ReLU()]
+            mlp += [nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout)]
             width = hidden
         mlp.append(nn.Linear(width, num_embeddings))
         self.mlp = nn.Sequential(*mlp)

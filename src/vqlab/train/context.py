@@ -50,6 +50,7 @@ class ContextConfig:
     embed_dim: int = 32
     hidden: int = 256
     layers: int = 2
+    dropout: float = 0.3
     steps: int = 3000
     batch_size: int = 1024
     lr: float = 2e-3
@@ -68,6 +69,8 @@ class ContextConfig:
             raise VQLabError("--max-side must be at least 16")
         if not self.lr > 0:
             raise VQLabError("--lr must be > 0")
+        if not 0.0 <= self.dropout < 1.0:
+            raise VQLabError("--dropout must be in [0, 1)")
         if self.max_minutes is not None and not self.max_minutes > 0:
             raise VQLabError("--max-minutes must be > 0")
         return self
@@ -171,7 +174,7 @@ def train_context(run: LoadedRun, train_maps: list[np.ndarray], test_maps: list[
     ccfg.validate()
     k = require_vqvae(run, "a context model").num_codes
     torch.manual_seed(ccfg.seed)
-    model = WavefrontContextModel(k, ccfg.radius, ccfg.embed_dim, ccfg.hidden, ccfg.layers)
+    model = WavefrontContextModel(k, ccfg.radius, ccfg.embed_dim, ccfg.hidden, ccfg.layers, ccfg.dropout)
     x, y = training_pairs(train_maps, model)
     tx, ty = training_pairs(test_maps, model)
     opt = torch.optim.Adam(model.parameters(), lr=ccfg.lr)

@@ -35,7 +35,7 @@ def test_training_pairs_and_storage(tmp_path) -> None:
     x, y = training_pairs(maps, WavefrontContextModel(13))
     assert x.shape == (480, 10) and y.shape == (480,)
     assert training_pairs(maps, WavefrontContextModel(13), limit=100)[0].shape == (100, 10)
-    cfg = ContextConfig(steps=150, hidden=32, embed_dim=8, batch_size=256, lr=1e-2, log_every=50)
+    cfg = ContextConfig(steps=150, hidden=32, embed_dim=8, batch_size=256, lr=1e-2, log_every=50, dropout=0.0)
     result = train_context(run, maps, maps, cfg, progress=False)
     assert result["nll_bits_per_code"] < 0.5 * result["freq_bits_per_code"]  # rows are predictable from the left
     loaded = load_context(run)
@@ -45,7 +45,7 @@ def test_training_pairs_and_storage(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("bad", [{"radius": 0}, {"radius": 9}, {"hidden": 0}, {"lr": 0.0}, {"max_side": 8},
-                                 {"max_minutes": -1.0}, {"steps": 1.5}])
+                                 {"max_minutes": -1.0}, {"steps": 1.5}, {"dropout": 1.0}])
 def test_bad_options_are_user_errors(bad) -> None:
     with pytest.raises(VQLabError):
         ContextConfig(**bad).validate()
