@@ -65,3 +65,18 @@ def test_changing_a_code_never_changes_the_probabilities_of_positions_coded_befo
     assert np.array_equal(before[earlier], after[earlier])
     if j + 1 < w:  # its right neighbour sees it
         assert not np.array_equal(before[i * w + j + 1], after[i * w + j + 1])
+
+
+def test_probabilities_run_on_one_thread_and_restore_the_setting() -> None:
+    torch.manual_seed(0)
+    net = WavefrontContextModel(13, embed_dim=4, hidden=8).eval()
+    maps, pos = np.random.default_rng(0).integers(0, 13, (2, 6, 6)), np.array([[2, 3], [3, 2]])
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        two = net.probabilities(maps, pos)
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        assert np.array_equal(two, net.probabilities(maps, pos))
+    finally:
+        torch.set_num_threads(before)

@@ -116,9 +116,21 @@ class WavefrontContextModel(nn.Module):
 
     @torch.no_grad()
     def probabilities(self, maps: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Coding probabilities: maps (B, h, w), positions (P, 2) -> (B, P, K) float64 (softmax in float64)."""
+        """Coding probabilities: maps (B, h, w), positions (P, 2) -> (B, P, K) float64 (softmax in float64).
+
+        On the CPU this runs on one thread whatever ``torch.get_num_threads()`` says: one anti-diagonal is a
+        small batch, which several threads only slow down (on a busy 2-core machine its coding took 20 times
+        longer with 2 threads than with 1), and the probabilities then do not depend on the thread count.
+        """
         ctx = gather_contexts(maps, positions, self.offsets_array(), self.outside)
         b, p, n = ctx.shape
         device = self.embedding.weight.device
-        logits = self(torch.from_numpy(ctx.reshape(b * p, n)).to(device)).logits
-        return torch.softmax(logits.double(), dim=1).cpu().numpy().reshape(b, p, -1)
+        threads = torch.get_num_threads()
+        if device.type == "cpu" and threads != 1:
+            torch.set_num_threads(1)
+        try:
+            logits = self(torch.from_numpy(ctx.reshape(b * p, n)).to(device)).logits
+            return torch.softmax(logits.double(), dim=1).cpu().numpy().reshape(b, p, -1)
+        finally:
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
