@@ -18,9 +18,10 @@ ROOT/codec is then a rate folder: ``vqlab encode ROOT/codec IMAGE -o x.vqz --ent
 Every vqlab command runs from ROOT and is logged with its wall time in ROOT/commands.jsonl. The toy mode (--toy)
 runs every step with the tiny preset on --toy-data for the integration test.
 
-CPU time at the defaults: 3 x 100 minutes of training, 3 x at most 20 minutes of context models (about 5 on a
-free core), and the benchmark (15 pictures x 3 rate points, about 20 JPEG and 14 WebP qualities, MS-SSIM of each:
-about 15 minutes): about 6 hours with one core per process.
+CPU time at the defaults (one thread per process): building the 64x64 photos-wide crops once (minutes), 3 x 100
+minutes of training, 3 context models (each: encoding the 45 training photographs twice, about a minute at F=4,
+and 8000 steps, about 5 minutes on a free core; capped at 20), and the benchmark (15 pictures x (3 rate points +
+35 JPEG/WebP/PNG points), MS-SSIM of each, equal-bpp crops: about 10 minutes): about 5.5 hours.
 """
 
 from __future__ import annotations
