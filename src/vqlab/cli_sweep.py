@@ -87,7 +87,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sw.write_plan(args.out, runs, list(axes), args.vary)
     t0 = time.time()
     try:
-        sw.run_sweep(args.out, runs, jobs=args.jobs, echo=lambda line: print(line, flush=True))
+        sw.run_sweep(args.out, runs, jobs=args.jobs, echo=lambda line: print(line, flush=True), estimate=True)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; finished runs are kept, run the same command again to continue\n")
         return 130
