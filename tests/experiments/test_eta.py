@@ -75,7 +75,8 @@ def test_priors_come_from_checkpoints_else_the_timer():
 
     prior, source = prior_step_seconds({"X": "x", "Y": "y", "Z": "bad"}, {"X": [1.0, 3.0]}, timer)
     assert prior == {"X": 2.0, "Y": 0.5} and timed == ["y", "bad"]
-    assert source == "timing 2 training steps of 1 model shape; the checkpoints of 1 shape; 1 shape not timed"
+    assert source == ("timing 2 training steps of 1 model shape, without start-up and evaluations; the checkpoints of 1 shape; "
+                      "1 shape not timed")
     assert prior_step_seconds({"Y": "y"}, {}, None) == ({}, "1 shape not timed")
 
 
@@ -106,8 +107,8 @@ def test_plan_eta_uses_the_sweep_checkpoints_and_times_the_other_shapes(tmp_path
     eta, line = plan_eta(tmp_path, runs, runs[1:], jobs=1, timer=lambda cfg: timed.append(cfg) or 0.1)
     assert len(timed) == 1 and timed[0].model.num_embeddings == 16
     assert eta.remaining([r.name for r in runs[1:]]) == pytest.approx(30 + 10 + 10)
-    assert line == ("estimated: ~0.8 min for 3 runs (from timing 2 training steps of 1 model shape; "
-                    "the checkpoints of 1 shape)")
+    assert line == ("estimated: ~0.8 min for 3 runs (from timing 2 training steps of 1 model shape, without "
+                    "start-up and evaluations; the checkpoints of 1 shape)")
     _, line = plan_eta(tmp_path, runs, runs[2:], jobs=1, timing=False)
     assert line.startswith("estimated: unknown for 2 runs") and "first finished run" in line
 
@@ -134,7 +135,8 @@ def test_the_runner_prints_the_estimate_and_an_eta(tmp_path, monkeypatch, image_
     lines = []
     sw.run_sweep(tmp_path, runs, echo=lines.append, estimate=True)
     assert lines[0] == "2 runs: 0 finished, 2 to train (1 at a time)"
-    assert lines[1] == "estimated: <0.1 min for 2 runs (from timing 2 training steps of 2 model shapes)"
+    assert lines[1] == ("estimated: <0.1 min for 2 runs (from timing 2 training steps of 2 model shapes, without "
+                        "start-up and evaluations)")
     done = [ln for ln in lines if ln.startswith("[")]
     assert [ln.split(" done in ")[0] for ln in done] == ["[1/2] K8-s0", "[2/2] K16-s0"]
     assert " s; ETA " in done[0] and done[1].endswith("; ETA <0.1 min")

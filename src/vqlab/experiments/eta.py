@@ -145,7 +145,8 @@ def prior_step_seconds(shapes: dict[str, cfgmod.Config], measured: dict[str, lis
             failed += 1
     parts = []
     if timed:
-        parts.append(f"timing {TIMED_STEPS} training steps of {timed} model shape{'s' * (timed > 1)}")
+        parts.append(f"timing {TIMED_STEPS} training steps of {timed} model shape{'s' * (timed > 1)}, "
+                     f"without start-up and evaluations")
     if len(shapes) - timed - failed:
         n = len(shapes) - timed - failed
         parts.append(f"the checkpoints of {n} shape{'s' * (n > 1)}")
