@@ -62,7 +62,7 @@ def evaluate_run(run_dir: str | Path, *, iw_samples: int = 100, batch_size: int 
     from vqlab.eval.metrics import evaluate_model
     from vqlab.train.checkpoint import latest_checkpoint, read_state
     from vqlab.train.device import default_device, resolve_precision
-    from vqlab.train.run import load_run, read_config
+    from vqlab.train.run import load_run, read_config, run_fingerprint
 
     if iw_samples < 1:
         raise VQLabError("--iw-samples must be >= 1")
@@ -81,7 +81,7 @@ def evaluate_run(run_dir: str | Path, *, iw_samples: int = 100, batch_size: int 
         if cached is not None:
             return cached
     run = load_run(run_dir, device)
-    wall = float(read_state(ckpt).get("wall_time", math.nan))
+    wall = float(read_state(run.checkpoint or ckpt).get("wall_time", math.nan))
     m, d = run.config.model, run.config.data
     data = load_dataset(d.dataset, root=d.root, image_size=d.image_size, download=False)
     metrics: dict[str, Any] = {
@@ -100,9 +100,7 @@ def evaluate_run(run_dir: str | Path, *, iw_samples: int = 100, batch_size: int 
     else:
         metrics.update(bits_per_dim(run.model, run.task, data.test, train_images=data.train,
                                     iw_samples=iw_samples, batch_size=batch_size, device=device, dtype=dtype))
-    # Cache only what was keyed: a checkpoint written meanwhile (a run still training) may be what was loaded.
-    unchanged = latest_checkpoint(run_dir) == ckpt and run.step == key["step"]
-    if unchanged and cache_key(ckpt, iw_samples=iw_samples, batch_size=batch_size, device=device,
-                               dtype=dtype) == key:
-        atomic_write_json(run_dir / EVAL_FILE, {"key": key, "metrics": metrics})
+    # Keyed by the weights actually loaded: a process still training the run may have written a newer checkpoint.
+    key.update(checkpoint=run_fingerprint(run).hex(), step=run.step)
+    atomic_write_json(run_dir / EVAL_FILE, {"key": key, "metrics": metrics})
     return metrics
