@@ -41,10 +41,13 @@ def _device(device: torch.device | str | None) -> torch.device:
 
 
 def _run_dir(run_or_name: str | os.PathLike[str]) -> Path:
-    """The run directory of ``run_or_name`` (a path today; a shipped model's name will resolve here later)."""
+    """The run directory of ``run_or_name``: a path, or the name of a shipped model (``vqlab models``)."""
+    from vqlab import shipped
+
     if not isinstance(run_or_name, (str, os.PathLike)):
-        raise VQLabError(f"vqlab.load expects a run directory, not a {type(run_or_name).__name__}")
-    return Path(run_or_name).expanduser()
+        raise VQLabError(f"vqlab.load expects a run directory or a shipped model's name, not a "
+                         f"{type(run_or_name).__name__}")
+    return shipped.resolve(run_or_name)
 
 
 def load(run_or_name: str | os.PathLike[str], device: torch.device | str | None = None) -> Model:
