@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vqlab.config_quantizer import check_quantizer
 from vqlab.errors import VQLabError
 
 # What validation needs to know of each model (the modules themselves are in vqlab.models.registry):
@@ -91,6 +92,11 @@ class QuantizerConfig:
     decay: float = option(0.99, "--decay", "EMA decay (0.99)")
     kmeans_init: bool = option(True, "--kmeans-init", "k-means codebook initialisation on the first batch")
     restart_after: int = option(50, "--restart-after", "re-seed codes unused this many steps (0: off)")
+    rotation_trick: bool = option(False, "--rotation-trick", (
+        "vq: pass the gradient through the rotation and rescaling that take the encoder output onto its code "
+        "(Fifty et al. 2025) instead of copying it (straight-through)"))
+    cosine_codes: bool = option(False, "--cosine-codes",
+                                "vq: l2-normalised codes and inputs for the search and the output (ViT-VQGAN)")
 
 
 @dataclass(slots=True)
@@ -332,6 +338,7 @@ def validate(cfg: Config) -> Config:
     _check(q.restart_after >= 0, "--restart-after must be >= 0 (0 disables restarts)")
     _check(_is_num(q.beta) and q.beta >= 0, "--beta must be a number >= 0")
     _check(_is_num(q.decay) and 0 < q.decay < 1, "quantizer.decay must be in (0, 1)")
+    check_quantizer(cfg)
     _check(_is_num(cfg.vae.sigma) and cfg.vae.sigma > 0, "--vae-sigma must be > 0")
     _check(m.likelihood in LIKELIHOOD_NAMES,
            f"unknown likelihood {m.likelihood!r} (choose from {', '.join(LIKELIHOOD_NAMES)})")
