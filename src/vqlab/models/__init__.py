@@ -1,6 +1,7 @@
 """Pure PyTorch models: no file I/O, no printing. Every forward returns a small dataclass."""
 
 from vqlab.models.base import LatentModel
+from vqlab.models.fsq import FSQ
 from vqlab.models.layers import Decoder, Encoder, ResidualBlock
 from vqlab.models.likelihood import LIKELIHOODS, LikelihoodHead, build_likelihood
 from vqlab.models.quantize import Quantizer, QuantizerOutput, VectorQuantizer, nearest_codes, perplexity_from_counts
@@ -10,6 +11,7 @@ from vqlab.models.vimco import VIMCO, VIMCOOutput, vimco_surrogate
 from vqlab.models.vqvae import VQVAE, VQVAEOutput
 
 __all__ = [
+    "FSQ",
     "LIKELIHOODS",
     "MODELS",
     "QUANTIZERS",

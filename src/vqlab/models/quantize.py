@@ -31,7 +31,7 @@ class QuantizerOutput:
 
     quantized: (B, D, H, W) float32 code vectors with a gradient to the input (straight-through or rotation).
     indices: (B, H, W) int64 code indices.
-    loss: scalar, codebook loss + beta * commitment loss (EMA: beta * commitment loss only).
+    loss: scalar, codebook loss + beta * commitment loss (EMA: beta * commitment loss only; FSQ: 0).
     codebook_loss, commitment_loss: scalars, mean squared distance between codes and encoder outputs.
     perplexity: scalar, exp(entropy) of this batch's code histogram (K for uniform use, 1 for a single code).
     counts: (K,) float32 histogram of the batch's code assignments (in training under torch.distributed: of

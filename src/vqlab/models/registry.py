@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from vqlab.config import Config, QuantizerConfig
 from vqlab.models.base import LatentModel
+from vqlab.models.fsq import FSQ
 from vqlab.models.likelihood import DiscretizedGaussian, build_likelihood
 from vqlab.models.quantize import Quantizer, VectorQuantizer
 from vqlab.models.vae import GaussianVAE
@@ -20,6 +21,7 @@ from vqlab.models.vqvae import VQVAE
 # --quantizer name -> builder(quantizer options, K, D)
 QUANTIZERS: dict[str, Callable[[QuantizerConfig, int, int], Quantizer]] = {
     "vq": VectorQuantizer.from_config,
+    "fsq": FSQ.from_config,
 }
 
 
