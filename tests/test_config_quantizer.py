@@ -19,7 +19,7 @@ def _cfg(**quantizer) -> cfgmod.Config:
 def test_every_registered_quantizer_is_a_valid_name():
     from vqlab.models.registry import QUANTIZERS
 
-    assert set(QUANTIZERS) == set(cfgmod.QUANTIZERS) == {"vq", "fsq"}
+    assert set(QUANTIZERS) == set(cfgmod.QUANTIZERS) == {"vq", "fsq", "simvq"}
 
 
 def test_paper_levels_and_table():
@@ -65,6 +65,7 @@ def test_fsq_levels_only_touch_fsq_runs():
     ({"cosine_codes": 1}, "cosine_codes"),
     ({"name": "fsq", "fsq_levels": "8,5", "rotation_trick": True}, "rotation-trick"),
     ({"name": "fsq", "fsq_levels": "8,5", "cosine_codes": True}, "cosine-codes"),
+    ({"name": "simvq", "cosine_codes": True}, "cosine-codes"),
 ])
 def test_bad_quantizer_options_are_named(quantizer, needle):
     cfg = _cfg(**quantizer)
@@ -74,7 +75,8 @@ def test_bad_quantizer_options_are_named(quantizer, needle):
 
 
 def test_valid_combinations_pass():
-    for q in ({"name": "vq", "rotation_trick": True, "cosine_codes": True}, {"name": "fsq", "fsq_levels": "3,3"}):
+    for q in ({"name": "vq", "rotation_trick": True, "cosine_codes": True}, {"name": "fsq", "fsq_levels": "3,3"},
+              {"name": "simvq", "rotation_trick": True}):
         cfgmod.resolve(cfgmod.validate(_cfg(**q)))
 
 

@@ -34,7 +34,7 @@ MODEL_TRAITS: dict[str, dict[str, bool]] = {
     "vimco": {"pixels_only": True},
 }
 MODELS = tuple(MODEL_TRAITS)
-QUANTIZERS = ("vq", "fsq")
+QUANTIZERS = ("vq", "fsq", "simvq")
 LIKELIHOOD_NAMES = ("mse", "softmax256", "logistic", "gaussian")
 TASKS = ("reconstruct", "colorize")
 COLOR_SPACES = ("rgb", "ycbcr", "lab")
@@ -95,15 +95,15 @@ class QuantizerConfig:
 
     name: str = option("vq", "--quantizer", (
         "quantizer of the VQ-VAE: vq (nearest code, straight-through), fsq (finite scalar quantization, "
-        "--fsq-levels)"), choices=QUANTIZERS)
-    beta: float = option(0.25, "--beta", "commitment weight (0.25)")
+        "--fsq-levels), simvq (frozen random codes times one learned linear map)"), choices=QUANTIZERS)
+    beta: float = option(0.25, "--beta", "commitment weight (0.25; vq, simvq)")
     ema: bool = option(True, "--ema", "EMA codebook updates (else the codebook loss)")
     decay: float = option(0.99, "--decay", "EMA decay (0.99)")
     kmeans_init: bool = option(True, "--kmeans-init", "k-means codebook initialisation on the first batch")
     restart_after: int = option(50, "--restart-after", "re-seed codes unused this many steps (0: off)")
     rotation_trick: bool = option(False, "--rotation-trick", (
-        "vq: pass the gradient through the rotation and rescaling that take the encoder output onto its code "
-        "(Fifty et al. 2025) instead of copying it (straight-through)"))
+        "vq, simvq: pass the gradient through the rotation and rescaling that take the encoder output onto its "
+        "code (Fifty et al. 2025) instead of copying it (straight-through)"))
     cosine_codes: bool = option(False, "--cosine-codes",
                                 "vq: l2-normalised codes and inputs for the search and the output (ViT-VQGAN)")
     fsq_levels: str = option("auto", "--fsq-levels", (

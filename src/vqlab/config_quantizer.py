@@ -30,7 +30,7 @@ FSQ_LEVELS: dict[int, tuple[int, ...]] = {
 PAPER_SIZES = (2**8, 2**10, 2**12, 2**14, 2**16)
 MAX_FSQ_CODES = 1 << 24  # the histogram of codes is a (K,) tensor; the .vqz header holds K in 32 bits
 # Quantizers whose output is a nearest code, so the rotation trick applies to them.
-ROTATION_QUANTIZERS = ("vq",)
+ROTATION_QUANTIZERS = ("vq", "simvq")
 
 
 def parse_levels(text: object) -> tuple[int, ...]:
