@@ -19,7 +19,7 @@ def _cfg(**quantizer) -> cfgmod.Config:
 def test_every_registered_quantizer_is_a_valid_name():
     from vqlab.models.registry import QUANTIZERS
 
-    assert set(QUANTIZERS) == set(cfgmod.QUANTIZERS) == {"vq", "fsq", "simvq"}
+    assert set(QUANTIZERS) == set(cfgmod.QUANTIZERS) == {"vq", "fsq", "simvq", "rvq"}
 
 
 def test_paper_levels_and_table():
@@ -61,10 +61,11 @@ def test_fsq_levels_only_touch_fsq_runs():
     ({"fsq_levels": "8,1"}, "between 2 and 256"),
     ({"fsq_levels": [8, 5]}, "fsq-levels"),
     ({"fsq_levels": "256,256,256,256"}, "at most"),
+    ({"num_codebooks": 0}, "num-codebooks"),
+    ({"quantizer_dropout": 1.5}, "quantizer-dropout"),
     ({"rotation_trick": "yes"}, "rotation_trick"),
-    ({"cosine_codes": 1}, "cosine_codes"),
     ({"name": "fsq", "fsq_levels": "8,5", "rotation_trick": True}, "rotation-trick"),
-    ({"name": "fsq", "fsq_levels": "8,5", "cosine_codes": True}, "cosine-codes"),
+    ({"name": "rvq", "cosine_codes": True}, "cosine-codes"),
     ({"name": "simvq", "cosine_codes": True}, "cosine-codes"),
 ])
 def test_bad_quantizer_options_are_named(quantizer, needle):
@@ -75,8 +76,8 @@ def test_bad_quantizer_options_are_named(quantizer, needle):
 
 
 def test_valid_combinations_pass():
-    for q in ({"name": "vq", "rotation_trick": True, "cosine_codes": True}, {"name": "fsq", "fsq_levels": "3,3"},
-              {"name": "simvq", "rotation_trick": True}):
+    for q in ({"name": "vq", "rotation_trick": True, "cosine_codes": True}, {"name": "simvq", "rotation_trick": True},
+              {"name": "rvq", "rotation_trick": True, "num_codebooks": 3, "quantizer_dropout": 0.0}):
         cfgmod.resolve(cfgmod.validate(_cfg(**q)))
 
 
@@ -106,3 +107,7 @@ def test_train_flags_parse(tmp_path):
     args = parser.parse_args(["train", "--out", str(tmp_path), "--quantizer", "fsq", "--fsq-levels", "8,5,5,5"])
     cfg = config_from_args(args)
     assert cfg.model.num_embeddings == 1000 and cfg.quantizer.name == "fsq"
+    args = parser.parse_args(["train", "--out", str(tmp_path), "--quantizer", "rvq", "--num-codebooks", "3",
+                              "--quantizer-dropout", "0.5", "--rotation-trick"])
+    cfg = config_from_args(args)
+    assert (cfg.quantizer.num_codebooks, cfg.quantizer.quantizer_dropout, cfg.quantizer.rotation_trick) == (3, 0.5, True)

@@ -34,7 +34,7 @@ MODEL_TRAITS: dict[str, dict[str, bool]] = {
     "vimco": {"pixels_only": True},
 }
 MODELS = tuple(MODEL_TRAITS)
-QUANTIZERS = ("vq", "fsq", "simvq")
+QUANTIZERS = ("vq", "fsq", "simvq", "rvq")
 LIKELIHOOD_NAMES = ("mse", "softmax256", "logistic", "gaussian")
 TASKS = ("reconstruct", "colorize")
 COLOR_SPACES = ("rgb", "ycbcr", "lab")
@@ -72,7 +72,7 @@ class ModelConfig:
         "image size / latent grid size: 4 (the paper's two stride-2 stages), 8 or 16 (more stages: fewer codes "
         "per image, lower rates); 2 also works"))
     num_embeddings: int = option(512, "--num-embeddings", (
-        "codebook size K (VIMCO: classes per latent; fsq: the product of --fsq-levels)"),
+        "codebook size K (VIMCO: classes per latent; rvq: codes per codebook; fsq: the product of --fsq-levels)"),
         short="-K")
     embedding_dim: int = option(64, "--embedding-dim", "code dimension D (VAE: latent channels)", short="-D")
     # "mse" trains on plain MSE (the decoder outputs the image); the others are discrete 8-bit likelihoods
@@ -95,21 +95,26 @@ class QuantizerConfig:
 
     name: str = option("vq", "--quantizer", (
         "quantizer of the VQ-VAE: vq (nearest code, straight-through), fsq (finite scalar quantization, "
-        "--fsq-levels), simvq (frozen random codes times one learned linear map)"), choices=QUANTIZERS)
-    beta: float = option(0.25, "--beta", "commitment weight (0.25; vq, simvq)")
-    ema: bool = option(True, "--ema", "EMA codebook updates (else the codebook loss)")
+        "--fsq-levels), simvq (frozen random codes times one learned linear map), rvq (residual VQ, "
+        "--num-codebooks codes per latent)"), choices=QUANTIZERS)
+    beta: float = option(0.25, "--beta", "commitment weight (0.25; vq, simvq, rvq)")
+    ema: bool = option(True, "--ema", "EMA codebook updates (else the codebook loss; vq, rvq)")
     decay: float = option(0.99, "--decay", "EMA decay (0.99)")
-    kmeans_init: bool = option(True, "--kmeans-init", "k-means codebook initialisation on the first batch")
-    restart_after: int = option(50, "--restart-after", "re-seed codes unused this many steps (0: off)")
+    kmeans_init: bool = option(True, "--kmeans-init", "k-means codebook initialisation on the first batch (vq, rvq)")
+    restart_after: int = option(50, "--restart-after", "re-seed codes unused this many steps (0: off; vq, rvq)")
     rotation_trick: bool = option(False, "--rotation-trick", (
-        "vq, simvq: pass the gradient through the rotation and rescaling that take the encoder output onto its "
-        "code (Fifty et al. 2025) instead of copying it (straight-through)"))
+        "vq, simvq, rvq: pass the gradient through the rotation and rescaling that take the encoder output onto "
+        "its code (Fifty et al. 2025) instead of copying it (straight-through)"))
     cosine_codes: bool = option(False, "--cosine-codes",
                                 "vq: l2-normalised codes and inputs for the search and the output (ViT-VQGAN)")
     fsq_levels: str = option("auto", "--fsq-levels", (
         "fsq: quantization levels per dimension, e.g. 8,5,5,5; K becomes their product. auto (default): the FSQ "
         "paper's levels for -K 2^8, 2^10, 2^12, 2^14, 2^16 (other powers of two 2^4..2^16: our table). "
         "In a sweep separate alternatives with '/': 8,5,5,5/7,5,5,5,5"), list_sep="/")
+    num_codebooks: int = option(4, "--num-codebooks", "rvq: residual codebooks N, each of K codes (4)")
+    quantizer_dropout: float = option(1.0, "--quantizer-dropout", (
+        "rvq: fraction of training batches that use only the first n ~ U{1..N} codebooks, so that one model "
+        "serves N rates (SoundStream; 1.0 default, 0: always all N)"))
 
 
 @dataclass(slots=True)

@@ -30,7 +30,7 @@ FSQ_LEVELS: dict[int, tuple[int, ...]] = {
 PAPER_SIZES = (2**8, 2**10, 2**12, 2**14, 2**16)
 MAX_FSQ_CODES = 1 << 24  # the histogram of codes is a (K,) tensor; the .vqz header holds K in 32 bits
 # Quantizers whose output is a nearest code, so the rotation trick applies to them.
-ROTATION_QUANTIZERS = ("vq", "simvq")
+ROTATION_QUANTIZERS = ("vq", "simvq", "rvq")
 
 
 def parse_levels(text: object) -> tuple[int, ...]:
@@ -72,6 +72,10 @@ def check_quantizer(cfg: Config) -> None:
 
     for name in ("rotation_trick", "cosine_codes"):
         need(isinstance(getattr(q, name), bool), f"quantizer.{name} must be true or false")
+    need(isinstance(q.num_codebooks, int) and not isinstance(q.num_codebooks, bool) and q.num_codebooks >= 1,
+         "--num-codebooks must be an integer >= 1")
+    need(isinstance(q.quantizer_dropout, (int, float)) and not isinstance(q.quantizer_dropout, bool)
+         and 0 <= q.quantizer_dropout <= 1, "--quantizer-dropout must be in [0, 1]")
     if q.fsq_levels != "auto":
         parse_levels(q.fsq_levels)
     if m.name != "vqvae":

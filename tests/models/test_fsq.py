@@ -112,7 +112,7 @@ def test_from_config_and_in_a_vqvae():
     x = torch.rand(2, 3, 8, 8)
     out = model(x)
     out.loss.backward()
-    assert model.num_codes == 16
+    assert model.num_codes == 16 and model.num_codebooks == 1
     assert fsq.project_in.weight.grad.abs().sum() > 0 and model.encoder.net[0].weight.grad.abs().sum() > 0
     assert model.decode(model.encode(x)).shape == x.shape
     assert set(fsq.state_dict()) == {"project_in.weight", "project_in.bias", "project_out.weight", "project_out.bias"}

@@ -6,6 +6,7 @@ from vqlab.models.layers import Decoder, Encoder, ResidualBlock
 from vqlab.models.likelihood import LIKELIHOODS, LikelihoodHead, build_likelihood
 from vqlab.models.quantize import Quantizer, QuantizerOutput, VectorQuantizer, nearest_codes, perplexity_from_counts
 from vqlab.models.registry import MODELS, QUANTIZERS, build_model, build_quantizer
+from vqlab.models.rvq import ResidualVQ
 from vqlab.models.simvq import SimVQ
 from vqlab.models.vae import GaussianVAE, VAEOutput, gaussian_kl
 from vqlab.models.vimco import VIMCO, VIMCOOutput, vimco_surrogate
@@ -26,6 +27,7 @@ __all__ = [
     "Quantizer",
     "QuantizerOutput",
     "ResidualBlock",
+    "ResidualVQ",
     "SimVQ",
     "VAEOutput",
     "VIMCOOutput",

@@ -9,7 +9,7 @@ Both support k-means initialisation from the first training batch and restarting
 number of steps (re-seeded from the current encoder outputs). Distances and losses are always computed in
 float32, also under autocast. Options beyond the paper: the rotation trick for the encoder's gradient
 (:mod:`vqlab.models.rotation`) and cosine codes (inputs and codes l2-normalised for the search and the output,
-as in ViT-VQGAN).
+as in ViT-VQGAN). Other quantizers: fsq.py, simvq.py, rvq.py, registered in registry.py.
 """
 
 from __future__ import annotations
@@ -30,12 +30,13 @@ class QuantizerOutput:
     """Result of a :class:`Quantizer`'s forward.
 
     quantized: (B, D, H, W) float32 code vectors with a gradient to the input (straight-through or rotation).
-    indices: (B, H, W) int64 code indices.
+    indices: (B, H, W) int64 code indices; (B, N, H, W) for a quantizer with N codebooks (residual VQ).
     loss: scalar, codebook loss + beta * commitment loss (EMA: beta * commitment loss only; FSQ: 0).
     codebook_loss, commitment_loss: scalars, mean squared distance between codes and encoder outputs.
-    perplexity: scalar, exp(entropy) of this batch's code histogram (K for uniform use, 1 for a single code).
+    perplexity: scalar, exp(entropy) of this batch's code histogram (K for uniform use, 1 for a single code);
+        with N codebooks the mean over the codebooks used in this batch.
     counts: (K,) float32 histogram of the batch's code assignments (in training under torch.distributed: of
-        the global batch, summed over ranks).
+        the global batch, summed over ranks); (N, K) with N codebooks, one row each.
     """
 
     quantized: torch.Tensor
@@ -52,21 +53,24 @@ class Quantizer(nn.Module):
     :mod:`vqlab.models.registry` and handed to the model).
 
     forward: (B, D, H, W) encoder output -> :class:`QuantizerOutput` (training statistics and updates happen here);
-    encode: nearest-code indices without any update; lookup: code vectors of an index map; num_codes: K.
+    encode: nearest-code indices without any update; lookup: code vectors of an index map; num_codes: K, the
+    codes each index chooses from; num_codebooks: N, the indices per latent position (1 but for residual VQ,
+    whose index maps are (B, N, H, W)).
     """
 
     embedding_dim: int
+    num_codebooks: int = 1
 
     @property
     def num_codes(self) -> int:
         raise NotImplementedError
 
     def encode(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, D, H, W) -> (B, H, W) int64."""
+        """(B, D, H, W) -> (B, H, W) int64 ((B, N, H, W) with N codebooks)."""
         raise NotImplementedError
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
-        """(B, H, W) int64 -> (B, D, H, W) float32."""
+        """(B, H, W) int64 ((B, N, H, W) with N codebooks) -> (B, D, H, W) float32."""
         raise NotImplementedError
 
 
