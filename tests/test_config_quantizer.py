@@ -62,6 +62,7 @@ def test_fsq_levels_only_touch_fsq_runs():
     ({"fsq_levels": [8, 5]}, "fsq-levels"),
     ({"fsq_levels": "256,256,256,256"}, "at most"),
     ({"num_codebooks": 0}, "num-codebooks"),
+    ({"name": "rvq", "num_codebooks": 1}, "num-codebooks >= 2"),
     ({"quantizer_dropout": 1.5}, "quantizer-dropout"),
     ({"rotation_trick": "yes"}, "rotation_trick"),
     ({"name": "fsq", "fsq_levels": "8,5", "rotation_trick": True}, "rotation-trick"),

@@ -85,6 +85,8 @@ def check_quantizer(cfg: Config) -> None:
          f"(use it with {', '.join(ROTATION_QUANTIZERS)})")
     need(not q.cosine_codes or q.name == "vq",
          f"--cosine-codes is an option of --quantizer vq (not {q.name})")
+    need(q.name != "rvq" or q.num_codebooks >= 2,
+         "--quantizer rvq needs --num-codebooks >= 2 (one codebook is --quantizer vq)")
     if q.name == "fsq" and q.fsq_levels == "auto":
         auto_levels(m.num_embeddings)
 

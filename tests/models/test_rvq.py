@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from vqlab.config import QuantizerConfig
@@ -104,6 +105,11 @@ def _clone_counter(rvq: ResidualVQ) -> ResidualVQ:
     twin.dropout_seed.copy_(rvq.dropout_seed)
     twin.steps.copy_(rvq.steps)
     return twin
+
+
+def test_one_codebook_is_refused():
+    with pytest.raises(ValueError, match="num_codebooks"):
+        ResidualVQ(8, 4, 1)
 
 
 def test_in_a_vqvae_encode_decode_and_bound():

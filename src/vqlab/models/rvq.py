@@ -27,7 +27,7 @@ class ResidualVQ(Quantizer):
     (B, n, H, W) indices (n = N, or the depth drawn by quantizer dropout in training) and (N, K) counts.
 
     Args:
-        num_embeddings: K, codes per codebook. embedding_dim: D. num_codebooks: N.
+        num_embeddings: K, codes per codebook. embedding_dim: D. num_codebooks: N >= 2.
         beta: commitment weight of every level.
         dropout: fraction of training batches that use only the first n ~ U{1..N} codebooks (0: never).
         rotation_trick: gradient to the encoder by the rotation trick onto the sum of the codes.
@@ -37,8 +37,8 @@ class ResidualVQ(Quantizer):
     def __init__(self, num_embeddings: int, embedding_dim: int, num_codebooks: int, beta: float = 0.25, *,
                  dropout: float = 1.0, rotation_trick: bool = False, **vq_options) -> None:
         super().__init__()
-        if num_codebooks < 1:
-            raise ValueError("num_codebooks must be >= 1")
+        if num_codebooks < 2:
+            raise ValueError("num_codebooks must be >= 2 (one codebook is a VectorQuantizer)")
         if not 0.0 <= dropout <= 1.0:
             raise ValueError("dropout must be in [0, 1]")
         self.num_embeddings, self.embedding_dim, self.num_codebooks = num_embeddings, embedding_dim, num_codebooks
