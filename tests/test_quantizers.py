@@ -117,3 +117,19 @@ def test_reconstruct_and_mix(trained, image_folder, tmp_path):
         assert cli.main(["mix", str(run), str(a), str(b), "-o", str(tmp_path / f"{mode}.png"), "--mode", mode]) == 0
     with Image.open(tmp_path / "r.png") as im, Image.open(a) as orig:
         assert im.size == orig.size
+
+
+def test_python_api_encode_decode(trained, image_folder):
+    import vqlab
+
+    name, run = trained
+    m = vqlab.load(run)
+    n = CODEBOOKS.get(name, 1)
+    codes = m.encode(image_folder / "img_008.png")  # a 16x16 image: a 4x4 grid
+    assert codes.shape == ((4, 4) if n == 1 else (n, 4, 4)) and codes.dtype == np.int64
+    assert m.decode(codes).size == (16, 16)
+    assert len(m.decode(codes[None])) == 1  # a batch of one map
+    if n > 1:
+        assert m.decode(codes[:1]).size == (16, 16)  # the first codebook alone: the coarsest rate
+        with pytest.raises(vqlab.VQLabError, match="1 <= n <= 3"):
+            m.decode(np.zeros((4, 4, 4), dtype=np.int64))
