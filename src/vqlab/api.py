@@ -126,8 +126,8 @@ class Model:
     def encode(self, images: ImageLike | Sequence[ImageLike]) -> np.ndarray | list[np.ndarray]:
         """Latents of an image, or a list for a list of images (any size).
 
-        Discrete models (VQ-VAE, VIMCO): an (h, w) int64 code map; the Gaussian VAE: its posterior mean, a
-        (D, h, w) float32 array. h = ceil(H / 4), w = ceil(W / 4) for an H x W image (4: the downsampling factor).
+        Discrete models (VQ-VAE, VIMCO): an (h, w) int64 code map (residual VQ: (N, h, w), one map per codebook);
+        the Gaussian VAE: its posterior mean, a (D, h, w) float32 array. h = ceil(H / 4), w = ceil(W / 4) for an H x W image (4: the downsampling factor).
         Encoded in float32, so the codes are the ones ``vqlab encode`` stores and ``vqlab prior`` trains on.
         """
         return _one_or_many(images, lambda im: encode_image(self.run, self._pixels(im)).numpy())
@@ -136,8 +136,9 @@ class Model:
                size: tuple[int, int] | None = None) -> Image.Image | list[Image.Image]:
         """Images of latents as :meth:`encode` returns them (one map, a batch array, or a list of maps).
 
-        A single (h, w) code map (VQ) or (D, h, w) array (VAE) gives one image of 4h x 4w pixels; a batch array
-        (N, h, w) / (N, D, h, w) or a list gives a list. ``size`` = (width, height), like PIL's ``Image.size``,
+        A single (h, w) code map (VQ), (n, h, w) maps of a residual VQ (its first n <= N codebooks: coarser for
+        smaller n) or (D, h, w) array (VAE) gives one image of 4h x 4w pixels; a batch array (B, h, w) /
+        (B, D, h, w) or a list gives a list. ``size`` = (width, height), like PIL's ``Image.size``,
         crops the result(s) to the size of the image that was encoded.
         """
         def one(z: Latents) -> Image.Image:
@@ -145,7 +146,7 @@ class Model:
             return pil.crop((0, 0, size[0], size[1])) if size is not None else pil
 
         if not _is_batch(codes):
-            single_dims = 2 if self.discrete else 3
+            single_dims = 2 if self.discrete and self.run.model.num_codebooks == 1 else 3
             arr = _latent_tensor(codes)
             if arr.dim() == single_dims + 1:
                 return [one(z) for z in arr]

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vqlab.config_quantizer import check_quantizer, resolve_quantizer
 from vqlab.errors import VQLabError
 
 # What validation needs to know of each model (the modules themselves are in vqlab.models.registry):
@@ -33,7 +34,7 @@ MODEL_TRAITS: dict[str, dict[str, bool]] = {
     "vimco": {"pixels_only": True},
 }
 MODELS = tuple(MODEL_TRAITS)
-QUANTIZERS = ("vq",)
+QUANTIZERS = ("vq", "fsq", "simvq", "rvq")
 LIKELIHOOD_NAMES = ("mse", "softmax256", "logistic", "gaussian")
 TASKS = ("reconstruct", "colorize")
 COLOR_SPACES = ("rgb", "ycbcr", "lab")
@@ -44,14 +45,16 @@ SECTIONS = ("model", "quantizer", "vae", "vimco", "data", "train")
 
 
 def option(default: Any, flag: str | None, help: str, *, short: str | None = None, resumable: bool = False,
-           choices: tuple[str, ...] | None = None, factory: Any = None) -> Any:
+           choices: tuple[str, ...] | None = None, factory: Any = None, list_sep: str = ",") -> Any:
     """A config field with its command-line declaration.
 
     flag: the long option (``--hidden``), or None for a field set only by presets and YAML. short: an alias
     (``-K``). resumable: a resumed run may change it (it does not alter what was computed up to the saved step).
-    choices: allowed values, for the help text and validation.
+    choices: allowed values, for the help text and validation. list_sep: what separates the values of a sweep's
+    list (``vqlab sweep``), for options whose values contain commas themselves.
     """
-    meta = {"flag": flag, "help": help, "short": short, "resumable": resumable, "choices": choices}
+    meta = {"flag": flag, "help": help, "short": short, "resumable": resumable, "choices": choices,
+            "list_sep": list_sep}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -68,7 +71,9 @@ class ModelConfig:
     downsample: int = option(4, "--downsample", (
         "image size / latent grid size: 4 (the paper's two stride-2 stages), 8 or 16 (more stages: fewer codes "
         "per image, lower rates); 2 also works"))
-    num_embeddings: int = option(512, "--num-embeddings", "codebook size K (VIMCO: classes per latent)", short="-K")
+    num_embeddings: int = option(512, "--num-embeddings", (
+        "codebook size K (VIMCO: classes per latent; rvq: codes per codebook; fsq: the product of --fsq-levels)"),
+        short="-K")
     embedding_dim: int = option(64, "--embedding-dim", "code dimension D (VAE: latent channels)", short="-D")
     # "mse" trains on plain MSE (the decoder outputs the image); the others are discrete 8-bit likelihoods
     # (models/likelihood.py) trained by their NLL.
@@ -82,15 +87,34 @@ class ModelConfig:
 
 @dataclass(slots=True)
 class QuantizerConfig:
-    """The VQ-VAE's quantizer (paper section 3.2 and appendix A.1), chosen by name from a registry."""
+    """The VQ-VAE's quantizer (paper section 3.2 and appendix A.1), chosen by name from a registry.
 
-    name: str = option("vq", "--quantizer", "quantizer of the VQ-VAE: vq (nearest code, straight-through)",
-                       choices=QUANTIZERS)
-    beta: float = option(0.25, "--beta", "commitment weight (0.25)")
-    ema: bool = option(True, "--ema", "EMA codebook updates (else the codebook loss)")
+    Each quantizer reads the options named for it and ignores the others; FSQ's codebook size comes from its
+    levels (see :mod:`vqlab.config_quantizer`, which checks and resolves this section).
+    """
+
+    name: str = option("vq", "--quantizer", (
+        "quantizer of the VQ-VAE: vq (nearest code, straight-through), fsq (finite scalar quantization, "
+        "--fsq-levels), simvq (frozen random codes times one learned linear map), rvq (residual VQ, "
+        "--num-codebooks codes per latent)"), choices=QUANTIZERS)
+    beta: float = option(0.25, "--beta", "commitment weight (0.25; vq, simvq, rvq)")
+    ema: bool = option(True, "--ema", "EMA codebook updates (else the codebook loss; vq, rvq)")
     decay: float = option(0.99, "--decay", "EMA decay (0.99)")
-    kmeans_init: bool = option(True, "--kmeans-init", "k-means codebook initialisation on the first batch")
-    restart_after: int = option(50, "--restart-after", "re-seed codes unused this many steps (0: off)")
+    kmeans_init: bool = option(True, "--kmeans-init", "k-means codebook initialisation on the first batch (vq, rvq)")
+    restart_after: int = option(50, "--restart-after", "re-seed codes unused this many steps (0: off; vq, rvq)")
+    rotation_trick: bool = option(False, "--rotation-trick", (
+        "vq, simvq, rvq: pass the gradient through the rotation and rescaling that take the encoder output onto "
+        "its code (Fifty et al. 2025) instead of copying it (straight-through)"))
+    cosine_codes: bool = option(False, "--cosine-codes",
+                                "vq: l2-normalised codes and inputs for the search and the output (ViT-VQGAN)")
+    fsq_levels: str = option("auto", "--fsq-levels", (
+        "fsq: quantization levels per dimension, e.g. 8,5,5,5; K becomes their product. auto (default): the FSQ "
+        "paper's levels for -K 2^8, 2^10, 2^12, 2^14, 2^16 (other powers of two 2^4..2^16: our table). "
+        "In a sweep separate alternatives with '/': 8,5,5,5/7,5,5,5,5"), list_sep="/")
+    num_codebooks: int = option(4, "--num-codebooks", "rvq: residual codebooks N, each of K codes (4)")
+    quantizer_dropout: float = option(1.0, "--quantizer-dropout", (
+        "rvq: fraction of training batches that use only the first n ~ U{1..N} codebooks, so that one model "
+        "serves N rates (SoundStream; 1.0 default, 0: always all N)"))
 
 
 @dataclass(slots=True)
@@ -285,13 +309,15 @@ def resolve(cfg: Config) -> Config:
 
     Colour space ``auto``: colorize keeps the input's luma and predicts chroma (ycbcr) where the likelihood is a
     plain MSE and the model can predict continuous values; the 8-bit likelihood heads and pixel-only models
-    (VIMCO) model RGB sub-pixels, so they get rgb. Reconstruct: rgb.
+    (VIMCO) model RGB sub-pixels, so they get rgb. Reconstruct: rgb. FSQ levels ``auto``: the levels for K, and
+    K becomes their product (:func:`vqlab.config_quantizer.resolve_quantizer`).
     """
     m, d = cfg.model, cfg.data
     if d.color_space == "auto":
         pixels_only = MODEL_TRAITS.get(m.name, {}).get("pixels_only", False)
         chroma = d.task == "colorize" and m.likelihood == "mse" and not pixels_only
         d.color_space = "ycbcr" if chroma else "rgb"
+    resolve_quantizer(cfg)
     return cfg
 
 
@@ -332,6 +358,7 @@ def validate(cfg: Config) -> Config:
     _check(q.restart_after >= 0, "--restart-after must be >= 0 (0 disables restarts)")
     _check(_is_num(q.beta) and q.beta >= 0, "--beta must be a number >= 0")
     _check(_is_num(q.decay) and 0 < q.decay < 1, "quantizer.decay must be in (0, 1)")
+    check_quantizer(cfg)
     _check(_is_num(cfg.vae.sigma) and cfg.vae.sigma > 0, "--vae-sigma must be > 0")
     _check(m.likelihood in LIKELIHOOD_NAMES,
            f"unknown likelihood {m.likelihood!r} (choose from {', '.join(LIKELIHOOD_NAMES)})")
