@@ -141,7 +141,7 @@ def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
     """``done`` (its newest checkpoint is at ``steps``, or its time budget is spent), ``partial`` (resume it)
     or ``new``. A folder holding a run with a different config (other than in the options a resume may change)
     is an error naming the run and each differing option: the sweep would mix results or retrain the run."""
-    from vqlab.train.checkpoint import latest_checkpoint, read_state
+    from vqlab.train.run import training_state
 
     path = run_dir / "config.json"
     if not path.is_file():
@@ -160,13 +160,7 @@ def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
     if diffs:
         raise VQLabError(f"sweep run {run_dir.name}: {run_dir} holds a run with other settings than this sweep "
                          f"plans ({'; '.join(diffs)}); use another --out, or remove {run_dir} to train it again")
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is None:
-        return "partial"
-    state = read_state(ckpt)
-    t = cfg.train
-    budget_spent = t.max_minutes is not None and float(state.get("wall_time", 0.0)) >= 60 * t.max_minutes
-    return "done" if state["step"] >= t.steps or budget_spent else "partial"
+    return training_state(run_dir, cfg)
 
 
 def check_runs(out: Path, runs: list[PlannedRun]) -> dict[str, str]:

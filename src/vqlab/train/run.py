@@ -188,9 +188,9 @@ def run_fingerprint(run: LoadedRun) -> bytes:
     raise VQLabError(f"run {run.run_dir} has no checkpoint yet (train it first)")
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """All rows of a run's metrics.jsonl (a torn last line from a killed process is ignored)."""
-    path = run_dir / METRICS_FILE
+def read_jsonl(path: Path) -> list[Any]:
+    """The rows of a JSON-lines file (none when it is missing; a torn last line from a killed process is
+    ignored)."""
     if not path.is_file():
         return []
     rows = []
@@ -200,6 +200,22 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return rows
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """All rows of a run's metrics.jsonl."""
+    return read_jsonl(run_dir / METRICS_FILE)
+
+
+def training_state(run_dir: Path, cfg: cfgmod.Config) -> str:
+    """``partial`` (no checkpoint yet, or its newest is short of ``cfg``'s steps and time budget) or ``done``."""
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is None:
+        return "partial"
+    state = read_state(ckpt)
+    t = cfg.train
+    budget_spent = t.max_minutes is not None and float(state.get("wall_time", 0.0)) >= 60 * t.max_minutes
+    return "done" if state["step"] >= t.steps or budget_spent else "partial"
 
 
 def truncate_metrics(run_dir: Path, step: int) -> None:
