@@ -11,7 +11,8 @@ the input's luminance). The least-squares gain
 coefficient of the true colour on the predicted one: the gain that minimises the held-out error of s * c_hat over
 all gains. s near 1 says the predictions carry over to unseen photographs as they are; s near 0 that they carry
 little, and the output falls back towards the gray input. Clipping keeps it a shrinkage: it never amplifies
-colour, and on the fitting data the shrunk output is never worse than either s = 1 or gray (s = 0).
+colour, and on the fitting data the shrunk output is never worse than either s = 1 or gray (s = 0) in the
+error it minimises.
 
 The error is measured where the run is scored. ``ycbcr``: in RGB. With the luma fixed, a chroma change
 (dCb, dCr) changes R, G, B linearly (:func:`chroma_rgb_offset`), so the gain has the closed form above on those
