@@ -24,11 +24,12 @@ seed standard deviation; of several values of one option the best that helps is 
 the measured variant (each run but the extra baseline seeds, as trained and with chroma shrinkage) with the
 highest validation mean gain. The test photos choose nothing.
 
-Cost, estimated (not measured) from the default colorize run's speed (3000 steps in about 5 min on 2 idle
-threads): about 3 CPU-hours on one thread of the project's machine, mostly the choices (the h=256 run about
-35 min, the 10000-step run about 40 min, the others about 10 min each, h=64 less), then the two extra baseline
-seeds (20 min), the combined run (10-40 min) and the measurement (a few minutes). On a machine shared with other
-jobs the wall time grows accordingly; --max-minutes caps each run (the cosine rate then anneals over it).
+Cost, estimated from a 200-step run of the baseline here (one thread, the 2-core machine shared with other
+jobs: 50 training steps in about 3.5 s, one evaluation (validation gain fit and scores, test scores) about 20 s):
+a 3000-step h=128 run about 6 min, so about 1.5-2 CPU-hours in all: the five h=128 choices and two extra seeds
+(about 45 min), h=64 (3 min), h=256 (about 20 min), 10000 steps (about 20 min), the combined run (5-20 min) and
+the measurement (a few seconds per run). On a busier machine the wall time grows accordingly; --max-minutes caps
+each run (the cosine rate then anneals over the budget).
 
 --toy runs every stage at toy size on --toy-data (a folder:PATH with train/, val/ and test/ subfolders), for the
 integration test.
