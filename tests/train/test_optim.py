@@ -43,3 +43,14 @@ def test_weight_decay_is_adamw_on_convolution_weights_only():
             assert torch.allclose(p, before[n] * (1 - 1e-2 * 0.5))
         else:
             assert torch.equal(p, before[n]), n
+
+
+def test_quantizer_parameters_are_never_decayed():
+    cfg = cfgmod.Config()
+    cfg.model.hidden, cfg.model.embedding_dim = 8, 4
+    cfg.quantizer.name = "fsq"  # its 1x1 projections are convolutions inside the quantizer
+    cfgmod.resolve(cfgmod.validate(cfg))
+    model = build_model(cfg, 1, 2)
+    names = {n for n, p in model.named_parameters() if id(p) in {id(q) for q in decayed_parameters(model)}}
+    assert names and not any(n.startswith("quantizer.") for n in names)
+    assert any(n.startswith("quantizer.") for n, _ in model.named_parameters())

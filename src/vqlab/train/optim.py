@@ -9,9 +9,15 @@ DECAYED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose
 
 
 def decayed_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The parameters weight decay applies to: the weights of convolutions and linear layers. Biases, codebooks
-    and embeddings are left alone (decay would pull the codes towards the origin, not regularise a mapping)."""
-    return [m.weight for m in model.modules() if isinstance(m, DECAYED) and m.weight.requires_grad]
+    """The parameters weight decay applies to: the weights of the convolutions and linear layers outside the
+    quantizer. Biases, embeddings and everything of a quantizer (codebooks, their maps, FSQ's projections) are
+    left alone: decay there pulls the codes, or what makes them, towards the origin instead of regularising the
+    encoder's and decoder's mappings."""
+    from vqlab.models.quantize import Quantizer
+
+    inside = {id(p) for m in model.modules() if isinstance(m, Quantizer) for p in m.parameters()}
+    return [m.weight for m in model.modules()
+            if isinstance(m, DECAYED) and m.weight.requires_grad and id(m.weight) not in inside]
 
 
 def make_optimizer(model: nn.Module, lr: float, weight_decay: float = 0.0) -> torch.optim.Optimizer:
