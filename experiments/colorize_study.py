@@ -189,15 +189,15 @@ def measure_run(run_dir: Path, photos: dict[str, list]) -> dict[str, Any]:
 def finished_runs(sweep_dir: Path) -> tuple[list[Path], int]:
     """The finished run folders of a sweep (trained to their steps or their time budget) and how many planned
     runs are not finished."""
-    from vqlab.experiments.sweep import read_plan, run_state
-    from vqlab.train.run import read_config
+    from vqlab.experiments.sweep import read_plan
+    from vqlab.train.run import read_config, training_state
 
     if not (sweep_dir / "sweep.json").is_file():
         return [], 0
     done, missing = [], 0
     for planned in read_plan(sweep_dir)["runs"]:
         run_dir = sweep_dir / "runs" / planned["name"]
-        if (run_dir / "config.json").is_file() and run_state(run_dir, read_config(run_dir)[0]) == "done":
+        if (run_dir / "config.json").is_file() and training_state(run_dir, read_config(run_dir)[0]) == "done":
             done.append(run_dir)
         else:
             missing += 1
