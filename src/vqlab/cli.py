@@ -25,6 +25,7 @@ from vqlab.cli_sweep import add_report, add_sweep, cmd_report, cmd_sweep
 from vqlab.cli_train import add_train, cmd_train
 from vqlab.errors import ReportedElsewhere, VQLabError
 from vqlab.fileio import strict_json
+from vqlab.train.checkpoint import CHECKPOINT_CHOICES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +43,7 @@ def _add_inference(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--iw-samples", type=int, default=100,
                    help="samples of the importance-weighted (VAE) and multi-sample (VIMCO) bounds (100)")
+    _add_checkpoint(p)
     p = sub.add_parser("compare", help="side-by-side table of runs (bits/dim with its bound, MSE, PSNR, ...)")
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN")
     fmt = p.add_mutually_exclusive_group()
@@ -61,6 +63,12 @@ def _add_inference(sub: Any) -> None:
         p.add_argument("-o", "--output", type=Path, required=True,
                        help="output image (.png, .jpg, ...), or a folder for several inputs (created)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        _add_checkpoint(p)
+
+
+def _add_checkpoint(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="latest", help=(
+        "latest (default) or best: the checkpoint with the best validation PSNR (runs on data with a val split)"))
 
 
 def _add_models(sub: Any) -> None:
@@ -85,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from vqlab.experiments.evaluation import evaluate_run
 
-    metrics = evaluate_run(args.run, iw_samples=args.iw_samples, batch_size=args.batch_size, use_cache=False)
+    metrics = evaluate_run(args.run, iw_samples=args.iw_samples, batch_size=args.batch_size, use_cache=False,
+                           checkpoint=args.checkpoint)
     metrics = {"run": str(args.run), **{k: v for k, v in metrics.items() if k != "run"}}
     if args.json:
         print(strict_json(metrics))  # NaN (a metric that does not apply) as null
@@ -181,7 +190,7 @@ def cmd_image(args: argparse.Namespace) -> int:
 
     run, images = _split_run(args.images, args.command)
     jobs = _image_jobs(images, args.output)
-    model = load(run)
+    model = load(run, checkpoint=args.checkpoint)
     transform = model.colorize if args.command == "colorize" else model.reconstruct
     for src, dst in tqdm(jobs, unit="image", disable=args.no_progress or len(jobs) == 1):
         save_image(dst, transform(src))

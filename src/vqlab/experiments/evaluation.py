@@ -49,9 +49,10 @@ def read_cached(run_dir: Path, key: dict[str, Any]) -> dict[str, Any] | None:
     return metrics if isinstance(metrics, dict) else None
 
 
-def evaluate_run(run_dir: str | Path, *, iw_samples: int = 100, batch_size: int = 256, use_cache: bool = True
-                 ) -> dict[str, Any]:
-    """Test-split metrics and bits/dim of a run's newest checkpoint; written to ``RUN/evaluation.json``.
+def evaluate_run(run_dir: str | Path, *, iw_samples: int = 100, batch_size: int = 256, use_cache: bool = True,
+                 checkpoint: str = "latest") -> dict[str, Any]:
+    """Test-split metrics and bits/dim of a run's newest (or ``checkpoint="best"``) checkpoint; written to
+    ``RUN/evaluation.json``.
 
     Returns run facts (model, likelihood, K, D, hidden, step, wall_time) followed by the metrics of
     :func:`vqlab.eval.metrics.evaluate_model` and :func:`vqlab.eval.bits.bits_per_dim`. With ``use_cache`` a
@@ -60,7 +61,7 @@ def evaluate_run(run_dir: str | Path, *, iw_samples: int = 100, batch_size: int 
     from vqlab.data import load_dataset
     from vqlab.eval.bits import bits_per_dim
     from vqlab.eval.metrics import evaluate_model
-    from vqlab.train.checkpoint import latest_checkpoint, read_state
+    from vqlab.train.checkpoint import find_checkpoint, read_state
     from vqlab.train.device import default_device, resolve_precision
     from vqlab.train.run import load_run, read_config, run_fingerprint
 
@@ -71,16 +72,14 @@ def evaluate_run(run_dir: str | Path, *, iw_samples: int = 100, batch_size: int 
     run_dir = Path(run_dir)
     device = default_device()
     cfg, _ = read_config(run_dir)
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is None:
-        raise VQLabError(f"run {run_dir} has no checkpoint yet (train it first)")
+    ckpt = find_checkpoint(run_dir, checkpoint)
     dtype = resolve_precision(cfg.train.precision, device)
     key = cache_key(ckpt, iw_samples=iw_samples, batch_size=batch_size, device=device, dtype=dtype)
     if use_cache:
         cached = read_cached(run_dir, key)
         if cached is not None:
             return cached
-    run = load_run(run_dir, device)
+    run = load_run(run_dir, device, checkpoint=checkpoint)
     wall = float(read_state(run.checkpoint or ckpt).get("wall_time", math.nan))
     m, d = run.config.model, run.config.data
     data = load_dataset(d.dataset, root=d.root, image_size=d.image_size, download=False)
