@@ -56,5 +56,5 @@ def resolve(run_or_name: str | os.PathLike[str]) -> Path:
         return p
     if str(run_or_name) in names():
         return SHIPPED_DIR / str(run_or_name)
-    raise VQLabError(f"{run_or_name} is neither a run directory nor a shipped model "
+    raise VQLabError(f"run directory {run_or_name} does not exist, and no shipped model has that name "
                      f"(shipped: {', '.join(names()) or 'none'}; see 'vqlab models')")
