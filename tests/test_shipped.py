@@ -18,7 +18,7 @@ SUBSETS = Path(__file__).resolve().parent / "shipped"
 
 
 def test_the_promised_models_are_shipped_small():
-    assert {"photos", "colorize"} <= set(shipped.names())
+    assert {"photos", "colorize", "fashion"} <= set(shipped.names())
     total = sum(p.stat().st_size for p in shipped.SHIPPED_DIR.rglob("*") if p.is_file())
     assert total < 20e6
 
@@ -59,3 +59,14 @@ def test_models_command_lists_every_shipped_model():
     assert proc.returncode == 0, proc.stderr
     for name in shipped.names():
         assert f"{name}:" in proc.stdout and shipped.card(name)["command"] in proc.stdout
+
+
+def test_shipped_fashion_model_samples_and_mixes_without_the_data():
+    model = vqlab.load("fashion", device="cpu")
+    samples = model.sample(4, temperature=0.7, seed=3)
+    assert len(samples) == 4 and all(im.size == (28, 28) for im in samples)
+    again = model.sample(4, temperature=0.7, seed=3)
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(samples, again))
+    images = load_file(str(SUBSETS / "fashion.safetensors"))["images"]
+    a, b = (Image.fromarray(images[i, 0].numpy()) for i in (0, 1))
+    assert model.mix(a, b, mode="top-bottom").size == (28, 28)
