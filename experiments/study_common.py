@@ -70,15 +70,9 @@ class Study:
 
 def read_log(root: Path) -> list[dict[str, Any]]:
     """The logged commands of a study (a torn last line is ignored)."""
-    rows = []
-    path = root / LOG_FILE
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return rows
+    from vqlab.train.run import read_jsonl
+
+    return read_jsonl(root / LOG_FILE)
 
 
 def last_logged(root: Path, tag: str) -> dict[str, Any] | None:
@@ -90,19 +84,11 @@ def last_logged(root: Path, tag: str) -> dict[str, Any] | None:
 def run_state(run_dir: Path) -> str:
     """``new`` (no run there), ``done`` (its newest checkpoint is at --steps or its time budget is spent) or
     ``partial`` (resume it)."""
-    from vqlab.train.checkpoint import latest_checkpoint, read_state
-    from vqlab.train.run import read_config
+    from vqlab.train.run import read_config, training_state
 
     if not (run_dir / "config.json").is_file():
         return "new"
-    cfg, _ = read_config(run_dir)
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is None:
-        return "partial"
-    state = read_state(ckpt)
-    t = cfg.train
-    spent = t.max_minutes is not None and float(state.get("wall_time", 0.0)) >= 60 * t.max_minutes
-    return "done" if state["step"] >= t.steps or spent else "partial"
+    return training_state(run_dir, read_config(run_dir)[0])
 
 
 def train(study: Study, out: str, flags: list[str], tag: str) -> None:

@@ -65,6 +65,12 @@ def test_yaml_overrides_and_round_trip(tmp_path):
     ("train", "lr_schedule", "step", "lr-schedule"),
     ("train", "warmup_steps", -2, "warmup-steps"),
     ("data", "hflip", "yes", "hflip"),
+    ("data", "random_crop", 0, "random-crop"),
+    ("data", "random_crop", 1.5, "random-crop"),
+    ("data", "chroma_shrink", 1, "chroma_shrink"),
+    ("data", "chroma_shrink", True, "chroma-shrink"),  # with the default task, reconstruct
+    ("train", "weight_decay", -0.1, "weight-decay"),
+    ("train", "val_images", -1, "val-images"),
     ("data", "color_space", "hsv", "color space"),
 ])
 def test_validation_names_the_bad_option(section, field, value, needle):
@@ -90,3 +96,14 @@ def test_image_size_is_a_multiple_of_4_and_at_least_8(size, ok):
     else:
         with pytest.raises(VQLabError, match="at least 8"):
             cfgmod.validate(cfg)
+
+
+def test_generalisation_options_default_to_today():
+    cfg = cfgmod.Config()
+    assert (cfg.train.weight_decay, cfg.data.random_crop, cfg.data.chroma_shrink) == (0.0, 1.0, False)
+    assert cfg.train.val_images == 2048
+    cfg.data.task, cfg.data.chroma_shrink = "colorize", True
+    assert cfgmod.resolve(cfgmod.validate(cfg)).data.color_space == "ycbcr"  # auto: a chroma target, allowed
+    cfg.data.color_space = "rgb"
+    with pytest.raises(VQLabError, match="chroma-shrink"):
+        cfgmod.validate(cfg)

@@ -54,3 +54,25 @@ def test_cli_trains_on_the_gpu(image_folder, tmp_path):
     proc = run_cli("train", "--out", str(run), "--data", f"folder:{image_folder}", *args, "--steps", "20")
     assert proc.returncode == 0, proc.stderr
     assert any(r["split"] == "test" for r in rundir.read_metrics(run))
+
+
+@pytest.mark.parametrize("name,options", [("vq", {"rotation_trick": True, "cosine_codes": True}),
+                                          ("fsq", {"fsq_levels": "8,8,8,5,5,5"}), ("simvq", {"rotation_trick": True}),
+                                          ("rvq", {"num_codebooks": 4, "ema": False})])
+def test_every_quantizer_on_gpu_under_bf16_at_65536_codes(name, options):
+    from vqlab.config import QuantizerConfig
+    from vqlab.models.registry import QUANTIZERS
+
+    torch.manual_seed(0)
+    q = QUANTIZERS[name](QuantizerConfig(name=name, **options), 65536, 64).cuda().train()
+    z = torch.randn(8, 64, 32, 32, device="cuda", requires_grad=True)
+    torch.cuda.reset_peak_memory_stats()
+    base = torch.cuda.memory_allocated()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = q(z.bfloat16())
+    (out.quantized.square().mean() + out.loss).backward()
+    assert out.quantized.dtype == torch.float32 and out.loss.dtype == torch.float32
+    assert torch.cuda.max_memory_allocated() - base < 256 * 2**20
+    q.eval()
+    idx = q.encode(z.detach())
+    assert torch.allclose(q.lookup(idx), q(z.detach()).quantized, atol=1e-4)

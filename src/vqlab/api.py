@@ -41,20 +41,28 @@ def _device(device: torch.device | str | None) -> torch.device:
 
 
 def _run_dir(run_or_name: str | os.PathLike[str]) -> Path:
-    """The run directory of ``run_or_name`` (a path today; a shipped model's name will resolve here later)."""
+    """The run directory of ``run_or_name``: a path, or the name of a shipped model (``vqlab models``)."""
+    from vqlab import shipped
+
     if not isinstance(run_or_name, (str, os.PathLike)):
-        raise VQLabError(f"vqlab.load expects a run directory, not a {type(run_or_name).__name__}")
-    return Path(run_or_name).expanduser()
+        raise VQLabError(f"vqlab.load expects a run directory or a shipped model's name, not a "
+                         f"{type(run_or_name).__name__}")
+    return shipped.resolve(run_or_name)
 
 
-def load(run_or_name: str | os.PathLike[str], device: torch.device | str | None = None) -> Model:
-    """Load a trained run for inference: its newest checkpoint, in eval mode.
+def load(run_or_name: str | os.PathLike[str], device: torch.device | str | None = None, *,
+         checkpoint: str = "latest", chroma_scale: float | None = None) -> Model:
+    """Load a trained run for inference, in eval mode.
 
     ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... (default: CUDA when available, else the CPU).
-    Raises VQLabError for a folder that is not a run, a run without a checkpoint, or an unusable device.
+    ``checkpoint``: ``"latest"`` (the newest, default) or ``"best"`` (the best validation PSNR; runs trained on
+    data with a val split, such as photos-wide). ``chroma_scale`` (colorize runs that predict the colour): gain on
+    the predicted colour from 0 (gray) to 1; default: the run's own (fitted on validation data with
+    ``--chroma-shrink``, else 1).
+    Raises VQLabError for a folder that is not a run, a run without that checkpoint, or an unusable device.
     """
     dev = _device(device)
-    return Model(load_run(_run_dir(run_or_name), dev))
+    return Model(load_run(_run_dir(run_or_name), dev, checkpoint=checkpoint, chroma_scale=chroma_scale))
 
 
 def _latent_tensor(z: Any) -> torch.Tensor:
@@ -123,8 +131,8 @@ class Model:
     def encode(self, images: ImageLike | Sequence[ImageLike]) -> np.ndarray | list[np.ndarray]:
         """Latents of an image, or a list for a list of images (any size).
 
-        Discrete models (VQ-VAE, VIMCO): an (h, w) int64 code map; the Gaussian VAE: its posterior mean, a
-        (D, h, w) float32 array. h = ceil(H / 4), w = ceil(W / 4) for an H x W image (4: the downsampling factor).
+        Discrete models (VQ-VAE, VIMCO): an (h, w) int64 code map (residual VQ: (N, h, w), one map per codebook);
+        the Gaussian VAE: its posterior mean, a (D, h, w) float32 array. h = ceil(H / 4), w = ceil(W / 4) for an H x W image (4: the downsampling factor).
         Encoded in float32, so the codes are the ones ``vqlab encode`` stores and ``vqlab prior`` trains on.
         """
         return _one_or_many(images, lambda im: encode_image(self.run, self._pixels(im)).numpy())
@@ -133,8 +141,9 @@ class Model:
                size: tuple[int, int] | None = None) -> Image.Image | list[Image.Image]:
         """Images of latents as :meth:`encode` returns them (one map, a batch array, or a list of maps).
 
-        A single (h, w) code map (VQ) or (D, h, w) array (VAE) gives one image of 4h x 4w pixels; a batch array
-        (N, h, w) / (N, D, h, w) or a list gives a list. ``size`` = (width, height), like PIL's ``Image.size``,
+        A single (h, w) code map (VQ), (n, h, w) maps of a residual VQ (its first n <= N codebooks: coarser for
+        smaller n) or (D, h, w) array (VAE) gives one image of 4h x 4w pixels; a batch array (B, h, w) /
+        (B, D, h, w) or a list gives a list. ``size`` = (width, height), like PIL's ``Image.size``,
         crops the result(s) to the size of the image that was encoded.
         """
         def one(z: Latents) -> Image.Image:
@@ -142,7 +151,7 @@ class Model:
             return pil.crop((0, 0, size[0], size[1])) if size is not None else pil
 
         if not _is_batch(codes):
-            single_dims = 2 if self.discrete else 3
+            single_dims = 2 if self.discrete and self.run.model.num_codebooks == 1 else 3
             arr = _latent_tensor(codes)
             if arr.dim() == single_dims + 1:
                 return [one(z) for z in arr]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from vqlab import __version__
+from vqlab import __version__, shipped
 from vqlab.cli_generate import (
     add_context_model,
     add_generation,
@@ -27,6 +27,7 @@ from vqlab.cli_sweep import add_report, add_sweep, cmd_report, cmd_sweep
 from vqlab.cli_train import add_train, cmd_train
 from vqlab.errors import ReportedElsewhere, VQLabError
 from vqlab.fileio import strict_json
+from vqlab.train.checkpoint import CHECKPOINT_CHOICES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,6 +45,7 @@ def _add_inference(sub: Any) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--iw-samples", type=int, default=100,
                    help="samples of the importance-weighted (VAE) and multi-sample (VIMCO) bounds (100)")
+    _add_checkpoint(p)
     p = sub.add_parser("compare", help="side-by-side table of runs (bits/dim with its bound, MSE, PSNR, ...)")
     p.add_argument("runs", type=Path, nargs="+", metavar="RUN")
     fmt = p.add_mutually_exclusive_group()
@@ -55,12 +57,25 @@ def _add_inference(sub: Any) -> None:
                        ("reconstruct", "pass images through encoder, codebook and decoder")):
         p = sub.add_parser(name, help=what, description=f"{what[0].upper()}{what[1:]}. Outputs have the inputs' "
                            "size. With several inputs, a folder of images or an existing folder as -o, -o is a "
-                           "folder (created) and every output is named after its input.")
-        p.add_argument("run", type=Path)
-        p.add_argument("images", type=Path, nargs="+", metavar="IMAGE", help="image files or folders of images")
+                           "folder (created) and every output is named after its input. Without a run directory "
+                           f"or model name the shipped model '{shipped.DEFAULT_FOR[name]}' is used.")
+        p.add_argument("images", type=Path, nargs="+", metavar="[RUN] IMAGE", help=(
+            "a run directory or a shipped model's name (optional; see 'vqlab models'), then image files or folders "
+            "of images"))
         p.add_argument("-o", "--output", type=Path, required=True,
                        help="output image (.png, .jpg, ...), or a folder for several inputs (created)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        _add_checkpoint(p)
+
+
+def _add_checkpoint(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", choices=CHECKPOINT_CHOICES, default="latest", help=(
+        "latest (default) or best: the checkpoint with the best validation PSNR (runs on data with a val split)"))
+
+
+def _add_models(sub: Any) -> None:
+    p = sub.add_parser("models", help="list the trained models shipped with vqlab (usable by name, no training)")
+    p.add_argument("--json", action="store_true", help="print the model cards as one JSON object")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_generation(sub)
     add_context_model(sub)
     add_sweep(sub)
+    _add_models(sub)
     add_report(sub)
     return parser
 
@@ -80,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from vqlab.experiments.evaluation import evaluate_run
 
-    metrics = evaluate_run(args.run, iw_samples=args.iw_samples, batch_size=args.batch_size, use_cache=False)
+    metrics = evaluate_run(args.run, iw_samples=args.iw_samples, batch_size=args.batch_size, use_cache=False,
+                           checkpoint=args.checkpoint)
     metrics = {"run": str(args.run), **{k: v for k, v in metrics.items() if k != "run"}}
     if args.json:
         print(strict_json(metrics))  # NaN (a metric that does not apply) as null
@@ -101,6 +118,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     fmt = "markdown" if args.markdown else "csv" if args.csv else "text"
     sys.stdout.write(FORMATS[fmt](results))
     return 0
+
+
+def _split_run(inputs: list[Path], command: str) -> tuple[str | Path, list[Path]]:
+    """(run directory or shipped name, images): the first input when it is a run directory or a shipped model's
+    name (and not an existing file), else the command's default shipped model."""
+    first = inputs[0]
+    if shipped.is_run_dir(first) or (not first.exists() and str(first) in shipped.names()):
+        if len(inputs) == 1:
+            raise VQLabError(f"no images given after the model {first}")
+        return first, inputs[1:]
+    return shipped.DEFAULT_FOR[command], inputs
 
 
 def _image_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
@@ -140,14 +168,32 @@ def _image_jobs(inputs: list[Path], output: Path) -> list[tuple[Path, Path]]:
     return jobs
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    cards = {name: shipped.card(name) for name in shipped.names()}
+    if args.json:
+        print(strict_json(cards))
+        return 0
+    if not cards:
+        print("no shipped models in this installation")
+    for name, c in cards.items():
+        metrics = "  ".join(f"{k}={v:.4g}" for k, v in c.get("metrics", {}).items() if isinstance(v, (int, float)))
+        print(f"{name}: {c.get('description', '')}")
+        print(f"    task {c.get('task')}, data {c.get('data')}, step {c.get('step')}"
+              + (", with a PixelCNN prior (sample, mix)" if c.get("prior") else ""))
+        print(f"    test ({c.get('subset_images')} images): {metrics}")
+        print(f"    trained with: {c.get('command')}")
+    return 0
+
+
 def cmd_image(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vqlab.api import load
     from vqlab.images import save_image
 
-    jobs = _image_jobs(args.images, args.output)
-    model = load(args.run)
+    run, images = _split_run(args.images, args.command)
+    jobs = _image_jobs(images, args.output)
+    model = load(run, checkpoint=args.checkpoint)
     transform = model.colorize if args.command == "colorize" else model.reconstruct
     for src, dst in tqdm(jobs, unit="image", disable=args.no_progress or len(jobs) == 1):
         save_image(dst, transform(src))
@@ -160,6 +206,7 @@ COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "colorize": cmd_image,
     "reconstruct": cmd_image, "prior": cmd_prior, "sample": cmd_sample, "mix": cmd_mix, "encode": cmd_encode,
     "decode": cmd_decode, "context-model": cmd_context_model, "sweep": cmd_sweep, "report": cmd_report,
+    "models": cmd_models,
 }
 
 

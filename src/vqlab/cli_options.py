@@ -44,8 +44,9 @@ def _help(f: dataclasses.Field) -> str:
 
 def add_option_flags(parser: argparse.ArgumentParser, *, as_lists: Any = None) -> None:
     """Add every declared option to ``parser`` in groups by section, with default SUPPRESS (so only flags the
-    user gave appear in the namespace). ``as_lists``: a function kind -> argparse type reading a comma list
-    (the sweep); booleans then take values (``--ema true,false``)."""
+    user gave appear in the namespace). ``as_lists``: a function (kind, separator) -> argparse type reading a
+    list (the sweep; the separator is the option's ``list_sep``, a comma for most); booleans then take values
+    (``--ema true,false``)."""
     groups: dict[str, Any] = {}
     for section, f in declared():
         group = groups.setdefault(section, parser.add_argument_group(GROUP_TITLES[section]))
@@ -53,8 +54,9 @@ def add_option_flags(parser: argparse.ArgumentParser, *, as_lists: Any = None) -
         kind = _kind(f)
         dest = _dest(f)
         if as_lists is not None:
-            group.add_argument(*names, dest=dest, type=as_lists(kind), default=argparse.SUPPRESS, metavar="V[,V...]",
-                               help=_help(f))
+            sep = f.metadata.get("list_sep", ",")
+            group.add_argument(*names, dest=dest, type=as_lists(kind, sep), default=argparse.SUPPRESS,
+                               metavar=f"V[{sep}V...]", help=_help(f))
         elif kind is bool:
             group.add_argument(*names, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
                                help=_help(f))

@@ -18,10 +18,11 @@ from vqlab.cli_options import add_option_flags
 from vqlab.errors import VQLabError
 
 
-def _sweep_value(kind: Any) -> Any:
-    """An argparse type that reads a comma list, converting each item with ``kind`` (a bool reads true/false)."""
+def _sweep_value(kind: Any, sep: str = ",") -> Any:
+    """An argparse type that reads a list separated by ``sep`` (a comma for most options), converting each item
+    with ``kind`` (a bool reads true/false)."""
     def convert(text: str) -> list[Any]:
-        items = [x.strip() for x in text.split(",") if x.strip()]
+        items = [x.strip() for x in text.split(sep) if x.strip()]
         if not items:
             raise argparse.ArgumentTypeError(f"empty list {text!r}")
         if kind is bool:
@@ -87,7 +88,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     sw.write_plan(args.out, runs, list(axes), args.vary)
     t0 = time.time()
     try:
-        sw.run_sweep(args.out, runs, jobs=args.jobs, echo=lambda line: print(line, flush=True))
+        sw.run_sweep(args.out, runs, jobs=args.jobs, echo=lambda line: print(line, flush=True), estimate=True)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; finished runs are kept, run the same command again to continue\n")
         return 130

@@ -77,7 +77,7 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from vqlab.train.loop import train
-    from vqlab.train.run import read_config
+    from vqlab.train.run import best_summary, read_config
 
     if args.resume:
         saved, _ = read_config(args.out)
@@ -87,5 +87,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = train(cfg, args.out, resume=args.resume, progress=not args.no_progress)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
         print(f"test: {format_metrics(metrics)}")
+        best = best_summary(args.out)
+        if best is not None:
+            test = f", test psnr={best['test_psnr']:.4g}" if isinstance(best["test_psnr"], float) else ""
+            scale = f", chroma scale {best['chroma_scale']:.3g}" if best["chroma_scale"] is not None else ""
+            print(f"best checkpoint: step {best['step']} (val psnr={best['val_psnr']:.4g}{test}{scale}); "
+                  f"use it with --checkpoint best")
         print(f"run directory: {args.out}  (samples in {args.out / 'samples'})")
     return 0

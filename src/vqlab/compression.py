@@ -131,7 +131,7 @@ def check_codec_run(run: LoadedRun, what: str) -> None:
     require_vqvae(run, what)
     if run.task.name != "reconstruct":
         raise VQLabError(f"{what} needs a reconstruct run; {run.run_dir} is a {run.task.name} run")
-    if getattr(run.model, "num_codebooks", 1) != 1:
+    if run.model.num_codebooks != 1:
         raise VQLabError(f"{what} stores one code map per image; {run.run_dir} makes {run.model.num_codebooks} "
                          f"(residual VQ), which the .vqz format does not hold yet")
 

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vqlab.config_quantizer import check_quantizer, resolve_quantizer
 from vqlab.errors import VQLabError
 
 # What validation needs to know of each model (the modules themselves are in vqlab.models.registry):
@@ -33,7 +34,7 @@ MODEL_TRAITS: dict[str, dict[str, bool]] = {
     "vimco": {"pixels_only": True},
 }
 MODELS = tuple(MODEL_TRAITS)
-QUANTIZERS = ("vq",)
+QUANTIZERS = ("vq", "fsq", "simvq", "rvq")
 LIKELIHOOD_NAMES = ("mse", "softmax256", "logistic", "gaussian")
 TASKS = ("reconstruct", "colorize")
 COLOR_SPACES = ("rgb", "ycbcr", "lab")
@@ -44,14 +45,16 @@ SECTIONS = ("model", "quantizer", "vae", "vimco", "data", "train")
 
 
 def option(default: Any, flag: str | None, help: str, *, short: str | None = None, resumable: bool = False,
-           choices: tuple[str, ...] | None = None, factory: Any = None) -> Any:
+           choices: tuple[str, ...] | None = None, factory: Any = None, list_sep: str = ",") -> Any:
     """A config field with its command-line declaration.
 
     flag: the long option (``--hidden``), or None for a field set only by presets and YAML. short: an alias
     (``-K``). resumable: a resumed run may change it (it does not alter what was computed up to the saved step).
-    choices: allowed values, for the help text and validation.
+    choices: allowed values, for the help text and validation. list_sep: what separates the values of a sweep's
+    list (``vqlab sweep``), for options whose values contain commas themselves.
     """
-    meta = {"flag": flag, "help": help, "short": short, "resumable": resumable, "choices": choices}
+    meta = {"flag": flag, "help": help, "short": short, "resumable": resumable, "choices": choices,
+            "list_sep": list_sep}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -68,7 +71,9 @@ class ModelConfig:
     downsample: int = option(4, "--downsample", (
         "image size / latent grid size: 4 (the paper's two stride-2 stages), 8 or 16 (more stages: fewer codes "
         "per image, lower rates); 2 also works"))
-    num_embeddings: int = option(512, "--num-embeddings", "codebook size K (VIMCO: classes per latent)", short="-K")
+    num_embeddings: int = option(512, "--num-embeddings", (
+        "codebook size K (VIMCO: classes per latent; rvq: codes per codebook; fsq: the product of --fsq-levels)"),
+        short="-K")
     embedding_dim: int = option(64, "--embedding-dim", "code dimension D (VAE: latent channels)", short="-D")
     # "mse" trains on plain MSE (the decoder outputs the image); the others are discrete 8-bit likelihoods
     # (models/likelihood.py) trained by their NLL.
@@ -82,15 +87,34 @@ class ModelConfig:
 
 @dataclass(slots=True)
 class QuantizerConfig:
-    """The VQ-VAE's quantizer (paper section 3.2 and appendix A.1), chosen by name from a registry."""
+    """The VQ-VAE's quantizer (paper section 3.2 and appendix A.1), chosen by name from a registry.
 
-    name: str = option("vq", "--quantizer", "quantizer of the VQ-VAE: vq (nearest code, straight-through)",
-                       choices=QUANTIZERS)
-    beta: float = option(0.25, "--beta", "commitment weight (0.25)")
-    ema: bool = option(True, "--ema", "EMA codebook updates (else the codebook loss)")
+    Each quantizer reads the options named for it and ignores the others; FSQ's codebook size comes from its
+    levels (see :mod:`vqlab.config_quantizer`, which checks and resolves this section).
+    """
+
+    name: str = option("vq", "--quantizer", (
+        "quantizer of the VQ-VAE: vq (nearest code, straight-through), fsq (finite scalar quantization, "
+        "--fsq-levels), simvq (frozen random codes times one learned linear map), rvq (residual VQ, "
+        "--num-codebooks codes per latent)"), choices=QUANTIZERS)
+    beta: float = option(0.25, "--beta", "commitment weight (0.25; vq, simvq, rvq)")
+    ema: bool = option(True, "--ema", "EMA codebook updates (else the codebook loss; vq, rvq)")
     decay: float = option(0.99, "--decay", "EMA decay (0.99)")
-    kmeans_init: bool = option(True, "--kmeans-init", "k-means codebook initialisation on the first batch")
-    restart_after: int = option(50, "--restart-after", "re-seed codes unused this many steps (0: off)")
+    kmeans_init: bool = option(True, "--kmeans-init", "k-means codebook initialisation on the first batch (vq, rvq)")
+    restart_after: int = option(50, "--restart-after", "re-seed codes unused this many steps (0: off; vq, rvq)")
+    rotation_trick: bool = option(False, "--rotation-trick", (
+        "vq, simvq, rvq: pass the gradient through the rotation and rescaling that take the encoder output onto "
+        "its code (Fifty et al. 2025) instead of copying it (straight-through)"))
+    cosine_codes: bool = option(False, "--cosine-codes",
+                                "vq: l2-normalised codes and inputs for the search and the output (ViT-VQGAN)")
+    fsq_levels: str = option("auto", "--fsq-levels", (
+        "fsq: quantization levels per dimension, e.g. 8,5,5,5; K becomes their product. auto (default): the FSQ "
+        "paper's levels for -K 2^8, 2^10, 2^12, 2^14, 2^16 (other powers of two 2^4..2^16: our table). "
+        "In a sweep separate alternatives with '/': 8,5,5,5/7,5,5,5,5"), list_sep="/")
+    num_codebooks: int = option(4, "--num-codebooks", "rvq: residual codebooks N, each of K codes (4)")
+    quantizer_dropout: float = option(1.0, "--quantizer-dropout", (
+        "rvq: fraction of training batches that use only the first n ~ U{1..N} codebooks, so that one model "
+        "serves N rates (SoundStream; 1.0 default, 0: always all N)"))
 
 
 @dataclass(slots=True)
@@ -123,6 +147,16 @@ class DataConfig:
     download: bool = option(False, "--download", "download CIFAR-10 if missing", resumable=True)
     # Mirror a random half of each training batch left-right (seeded by step: resumable, DDP-exact).
     hflip: bool = option(False, "--hflip", "mirror a random half of each training batch left-right")
+    # Scale jitter (data/augment.py): each training image becomes a random square sub-crop whose side is a
+    # log-uniform fraction in [random_crop, 1] of the image's, resized back; seeded by step like --hflip.
+    random_crop: float = option(1.0, "--random-crop", (
+        "smallest side of a random sub-crop, as a fraction of the image (e.g. 0.5): each training image is cut "
+        "to a random square of that to full size and resized back (scale jitter, seeded per step); 1: off"))
+    # Post-hoc shrinkage of the predicted colour towards gray by one gain fitted on the validation split
+    # (eval/chroma.py); it changes what the run outputs and how its best checkpoint is chosen, not its training.
+    chroma_shrink: bool = option(False, "--chroma-shrink", (
+        "colorize (ycbcr/lab): scale the predicted colour by a gain in [0, 1] fitted on the validation split "
+        "to minimise its error, stored with each checkpoint and applied at inference"))
 
 
 @dataclass(slots=True)
@@ -134,6 +168,8 @@ class TrainConfig:
     steps: int = option(3000, "--steps", "optimizer steps", resumable=True)
     batch_size: int = option(32, "--batch-size", "images per step")
     lr: float = option(1e-3, "--lr", "Adam learning rate (1e-3; paper preset 2e-4)")
+    weight_decay: float = option(0.0, "--weight-decay", (
+        "decoupled weight decay of the convolution weights (AdamW) when > 0; 0 (default): plain Adam"))
     lr_schedule: str = option("cosine", "--lr-schedule", (
         "cosine (default: anneal to 0 over --steps, or over --max-minutes if that runs out first) or constant"),
         choices=SCHEDULES)
@@ -145,6 +181,9 @@ class TrainConfig:
     log_every: int = option(10, "--log-every", "steps between metrics rows", resumable=True)
     eval_every: int = option(1000, "--eval-every", "steps between test evaluations and sample grids", resumable=True)
     checkpoint_every: int = option(1000, "--checkpoint-every", "steps between checkpoints", resumable=True)
+    val_images: int = option(2048, "--val-images", (
+        "validation images scored at each evaluation when the data has a val split (a fixed, evenly spaced "
+        "subset; the best checkpoint is chosen on their PSNR); 0: no validation"))
     eval_batch_size: int = option(256, None, "images per evaluation batch", resumable=True)
     keep_checkpoints: int = option(2, None, "checkpoints kept in the run directory", resumable=True)
     max_minutes: float | None = option(None, "--max-minutes",
@@ -285,14 +324,22 @@ def resolve(cfg: Config) -> Config:
 
     Colour space ``auto``: colorize keeps the input's luma and predicts chroma (ycbcr) where the likelihood is a
     plain MSE and the model can predict continuous values; the 8-bit likelihood heads and pixel-only models
-    (VIMCO) model RGB sub-pixels, so they get rgb. Reconstruct: rgb.
+    (VIMCO) model RGB sub-pixels, so they get rgb. Reconstruct: rgb. FSQ levels ``auto``: the levels for K, and
+    K becomes their product (:func:`vqlab.config_quantizer.resolve_quantizer`).
     """
-    m, d = cfg.model, cfg.data
-    if d.color_space == "auto":
-        pixels_only = MODEL_TRAITS.get(m.name, {}).get("pixels_only", False)
-        chroma = d.task == "colorize" and m.likelihood == "mse" and not pixels_only
-        d.color_space = "ycbcr" if chroma else "rgb"
+    cfg.data.color_space = resolved_color_space(cfg)
+    resolve_quantizer(cfg)
     return cfg
+
+
+def resolved_color_space(cfg: Config) -> str:
+    """The colour space ``cfg`` trains with once ``auto`` is resolved (see :func:`resolve`); ``cfg`` unchanged."""
+    m, d = cfg.model, cfg.data
+    if d.color_space != "auto":
+        return d.color_space
+    pixels_only = MODEL_TRAITS.get(m.name, {}).get("pixels_only", False)
+    chroma = d.task == "colorize" and m.likelihood == "mse" and not pixels_only
+    return "ycbcr" if chroma else "rgb"
 
 
 def diff(old: Config, new: Config) -> list[tuple[str, str, Any, Any]]:
@@ -332,6 +379,7 @@ def validate(cfg: Config) -> Config:
     _check(q.restart_after >= 0, "--restart-after must be >= 0 (0 disables restarts)")
     _check(_is_num(q.beta) and q.beta >= 0, "--beta must be a number >= 0")
     _check(_is_num(q.decay) and 0 < q.decay < 1, "quantizer.decay must be in (0, 1)")
+    check_quantizer(cfg)
     _check(_is_num(cfg.vae.sigma) and cfg.vae.sigma > 0, "--vae-sigma must be > 0")
     _check(m.likelihood in LIKELIHOOD_NAMES,
            f"unknown likelihood {m.likelihood!r} (choose from {', '.join(LIKELIHOOD_NAMES)})")
@@ -341,6 +389,8 @@ def validate(cfg: Config) -> Config:
     for name in ("ema", "kmeans_init"):
         _check(isinstance(getattr(q, name), bool), f"quantizer.{name} must be true or false")
     _check(isinstance(d.hflip, bool), "data.hflip must be true or false")
+    _check(_is_num(d.random_crop) and 0 < d.random_crop <= 1, "--random-crop must be in (0, 1] (1: off)")
+    _check(isinstance(d.chroma_shrink, bool), "data.chroma_shrink must be true or false")
     _check(isinstance(d.dataset, str) and d.dataset != "", "data.dataset must be a dataset name")
     _check(d.task in TASKS, f"unknown task {d.task!r} (choose from {', '.join(TASKS)})")
     _check(d.color_space == "auto" or d.color_space in COLOR_SPACES,
@@ -351,17 +401,22 @@ def validate(cfg: Config) -> Config:
                "needs --likelihood mse")
         _check(not MODEL_TRAITS[m.name]["pixels_only"] or d.task == "reconstruct" or d.color_space == "rgb",
                f"--model {m.name} models 8-bit RGB sub-pixels; colorize with it needs --color-space rgb")
+    if d.chroma_shrink and d.task in TASKS and d.color_space in ("auto", *COLOR_SPACES):
+        _check(d.task == "colorize" and resolved_color_space(cfg) != "rgb",
+               "--chroma-shrink scales a predicted colour: it needs --task colorize with --color-space ycbcr or lab")
     if d.image_size is not None:
         # 8 is the smallest size that works end to end: SSIM's 11x11 window pads by 5, which needs at least 6.
         _check(_is_int(d.image_size) and d.image_size >= 8 and d.image_size % max(m.downsample, 4) == 0,
                f"--image-size must be a multiple of {max(m.downsample, 4)} and at least 8 (SSIM's 11x11 window "
                f"needs 6 pixels), got {d.image_size}")
     for name in ("steps", "warmup_steps", "batch_size", "log_every", "eval_every", "checkpoint_every", "eval_batch_size",
-                 "keep_checkpoints", "seed"):
+                 "keep_checkpoints", "seed", "val_images"):
         _check(_is_int(getattr(t, name)), f"train.{name} must be an integer")
     _check(t.steps >= 1, "--steps must be >= 1")
     _check(t.batch_size >= 1, "--batch-size must be >= 1")
     _check(_is_num(t.lr) and t.lr > 0, "--lr must be > 0")
+    _check(_is_num(t.weight_decay) and t.weight_decay >= 0, "--weight-decay must be >= 0")
+    _check(t.val_images >= 0, "--val-images must be >= 0 (0: no validation)")
     _check(t.lr_schedule in SCHEDULES, f"--lr-schedule must be one of {', '.join(SCHEDULES)}")
     _check(t.warmup_steps >= 0, "--warmup-steps must be >= 0")
     _check(t.precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)}")

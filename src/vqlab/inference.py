@@ -52,8 +52,9 @@ def transform_image(run: LoadedRun, image: torch.Tensor, dtype: torch.dtype | No
 def encode_image(run: LoadedRun, image: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Latents of one uint8 image (C, H, W) of any size, on the CPU.
 
-    Discrete models (VQ-VAE, VIMCO): the (h, w) int64 code map; continuous (Gaussian VAE): the posterior mean
-    (D, h, w) float32; h = ceil(H / f), w = ceil(W / f) with f the downsampling factor.
+    Discrete models (VQ-VAE, VIMCO): the (h, w) int64 code map ((N, h, w) with N codebooks, residual VQ);
+    continuous (Gaussian VAE): the posterior mean (D, h, w) float32; h = ceil(H / f), w = ceil(W / f) with f the
+    downsampling factor.
     """
     model, device = run.model, _device(run)
     x = _padded_inputs(run, image).to(device)
@@ -65,8 +66,11 @@ def encode_image(run: LoadedRun, image: torch.Tensor, dtype: torch.dtype | None 
 def _check_latents(model: LatentModel, latents: torch.Tensor) -> torch.Tensor:
     """Validate one latent map for ``model`` and return it as a batch of one."""
     if model.discrete:
-        if latents.dim() != 2 or latents.dtype.is_floating_point or latents.dtype == torch.bool:
-            raise VQLabError(f"codes must be an (h, w) integer code map, got {latents.dtype} {tuple(latents.shape)}")
+        n = model.num_codebooks
+        shape = "(h, w)" if n == 1 else f"(n, h, w) with 1 <= n <= {n} codebooks"
+        if (latents.dim() != (2 if n == 1 else 3) or latents.dtype.is_floating_point or latents.dtype == torch.bool
+                or (n > 1 and not 1 <= latents.shape[0] <= n)):
+            raise VQLabError(f"codes must be an {shape} integer code map, got {latents.dtype} {tuple(latents.shape)}")
         k = model.num_codes
         if latents.numel() and (int(latents.min()) < 0 or int(latents.max()) >= k):
             raise VQLabError(f"codes must lie in 0..{k - 1} (this model has K={k})")

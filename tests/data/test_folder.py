@@ -102,3 +102,25 @@ def test_empty_missing_and_not_a_folder(tmp_path: Path) -> None:
         F.load_folder(tmp_path / "empty" / "readme.txt")
     with pytest.raises(VQLabError, match="image_size"):
         F.load_folder(tmp_path, image_size=-3)
+
+
+def test_train_val_test_subfolders_are_the_splits(tmp_path: Path) -> None:
+    colours = {"train": (200, 0, 0), "val": (0, 200, 0), "test": (0, 0, 200)}
+    for split, colour in colours.items():
+        for i in range({"train": 5, "val": 3, "test": 2}[split]):
+            (tmp_path / split / "sub").mkdir(parents=True, exist_ok=True)
+            Image.new("RGB", (12, 10), colour).save(tmp_path / split / ("sub" if i % 2 else "") / f"{i}.png")
+    ds = F.load_folder(tmp_path, image_size=8)
+    assert (len(ds.train), len(ds.val), len(ds.test)) == (5, 3, 2)
+    for split, colour in colours.items():
+        assert getattr(ds, split)[:, :, 4, 4].tolist() == [list(colour)] * len(getattr(ds, split))
+    shutil.rmtree(tmp_path / "val")
+    assert F.load_folder(tmp_path, image_size=8).val is None
+    Image.new("RGB", (12, 10)).save(tmp_path / "stray.png")
+    with pytest.raises(VQLabError, match="stray.png"):
+        F.load_folder(tmp_path, image_size=8)
+
+
+def test_a_flat_folder_has_no_val_split(tmp_path: Path) -> None:
+    make_folder(tmp_path, n=6)
+    assert F.load_folder(tmp_path).val is None

@@ -77,3 +77,19 @@ def test_evaluate_model_reports_colorization_metrics_with_their_gray_floor():
     assert m["psnr"] == pytest.approx(m["gray_psnr"], rel=1e-6)
     assert m["auc_ab"] == pytest.approx(m["gray_auc_ab"])
     assert m["colorfulness_target"] > m["colorfulness"]
+
+
+def test_photo_scores_against_the_gray_baseline():
+    from vqlab.data.tasks import luminance
+    from vqlab.eval.colorize import photo_scores
+
+    g = torch.Generator().manual_seed(0)
+    true = torch.rand(3, 20, 30, generator=g)
+    perfect = photo_scores(true, true)
+    assert perfect["psnr"] == float("inf") and perfect["colorfulness_ratio"] == pytest.approx(1.0)
+    gray = ((luminance(true.unsqueeze(0)) * 255).round() / 255)[0].expand(3, -1, -1)
+    scores = photo_scores(gray, true)  # leaving the photo gray gains nothing and has no colour
+    assert scores["gain"] == pytest.approx(0.0) and scores["psnr"] == pytest.approx(scores["gray_psnr"])
+    assert scores["colorfulness"] == pytest.approx(0.0, abs=1e-3) and scores["colorfulness_target"] > 10
+    worse = photo_scores((true + 0.2).clamp(0, 1), true)
+    assert worse["psnr"] < perfect["psnr"] and worse["gain"] == pytest.approx(worse["psnr"] - worse["gray_psnr"])

@@ -88,3 +88,22 @@ def interrupted_sweep(image_folder, tmp_path_factory) -> dict:
     second = subprocess.run(sweep_command(out, image_folder), env=cli_env(), capture_output=True, text=True,
                             timeout=300, check=False)
     return {"out": out, "killed_done": killed_done, "stamps": stamps, "second": second}
+
+
+@pytest.fixture(scope="session")
+def colorize_sweep(interrupted_sweep, tmp_path_factory) -> Path:
+    """A copy of the real tiny sweep whose results are made those of colorize runs: the gray input's metrics, no
+    bits/dim (chroma-only colour spaces have none) and final losses four orders of magnitude apart."""
+    import shutil
+
+    from vqlab.experiments.results import format_results_csv, read_results
+
+    out = tmp_path_factory.mktemp("colorize") / "kd"
+    shutil.copytree(interrupted_sweep["out"], out)
+    rows = read_results(out)
+    for i, row in enumerate(rows):
+        row.update(task="colorize", final_train_loss=(7.971e-05, 0.0052, 0.0123, 0.00031)[i], bits_per_dim=None,
+                   bound="none: colorize with --color-space ycbcr predicts chroma, not pixels", psnr=24.0 + i,
+                   colorfulness=20.0 + i, gray_psnr=21.5, gray_ssim=0.81, gray_colorfulness=0.0)
+    (out / "results.csv").write_text(format_results_csv(rows))
+    return out

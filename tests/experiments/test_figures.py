@@ -42,3 +42,29 @@ def test_sweep_figures_are_valid_pngs(interrupted_sweep):
             "test_images"} <= stems
     for png in figures:
         _valid([png, png.with_suffix(".svg")])
+
+
+def test_a_psnr_plot_draws_the_gray_baseline():
+    from vqlab.experiments.figures import BASELINE_LABEL, metric_figure
+
+    rows = [{"num_embeddings": k, "seed": s, "psnr": 20.0 + k / 8 + s} for k in (8, 32) for s in (0, 1)]
+    fig = metric_figure(rows, ["num_embeddings"], "num_embeddings", "psnr", "PSNR", baseline=21.5)
+    ax = fig.axes[0]
+    lines = [ln for ln in ax.get_lines() if ln.get_label() == BASELINE_LABEL == "gray baseline"]
+    assert len(lines) == 1 and set(lines[0].get_ydata()) == {21.5}
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["gray baseline"]
+    plain = metric_figure(rows, ["num_embeddings"], "num_embeddings", "psnr", "PSNR")
+    assert not [ln for ln in plain.axes[0].get_lines() if ln.get_label() == BASELINE_LABEL]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    plt.close(plain)
+
+
+def test_colorize_sweep_psnr_figures_show_the_gray_baseline(colorize_sweep):
+    from vqlab.experiments.figures import write_figures
+
+    paths = write_figures(colorize_sweep, with_images=False)
+    svgs = {p.stem: p.read_text() for p in paths if p.suffix == ".svg"}
+    assert "gray baseline" in svgs["psnr_vs_K"] and "gray baseline" in svgs["psnr_vs_D"]
+    assert "gray baseline" not in svgs["usage_vs_K"]

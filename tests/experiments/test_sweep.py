@@ -173,3 +173,13 @@ def test_rerunning_a_finished_sweep_with_another_option_changes_nothing(interrup
     assert (out / "sweep.json").read_text() == plan
     assert {str(p): p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
     assert not (out / "runs" / "K32-D4-s0").exists()
+
+
+def test_the_sweep_prints_an_estimate_and_an_eta_per_trained_run(interrupted_sweep):
+    stdout = interrupted_sweep["second"].stdout
+    todo = 4 - len(interrupted_sweep["killed_done"])
+    done = [ln for ln in stdout.splitlines() if ln.startswith("[")]
+    assert len(done) == todo and all(f"/{todo}] " in ln and " s; ETA " in ln for ln in done)
+    if todo:
+        estimate = next(ln for ln in stdout.splitlines() if ln.startswith("estimated: "))
+        assert f" for {todo} runs (from " in estimate and "unknown" not in estimate

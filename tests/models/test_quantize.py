@@ -198,3 +198,75 @@ def test_search_under_bf16_autocast_at_k512_matches_a_float64_reference():
         assert torch.equal(got[clear], reference[clear])
     assert in_bf16.dtype == torch.bfloat16  # what autocast does to the search's matrix product if left on
     assert int((in_bf16.float().argmin(1) != reference).sum()) >= 3  # so the test tells the two apart
+
+
+def _rotation(e: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """Explicit D x D map lambda R with R e_hat = q_hat (Rodrigues in the plane of e and q), float64."""
+    e_hat, q_hat = e.double() / e.double().norm(), q.double() / q.double().norm()
+    cos = e_hat @ q_hat
+    u = q_hat - cos * e_hat
+    sin = u.norm()
+    u = u / sin
+    r = torch.eye(e.numel(), dtype=torch.float64) + (cos - 1) * (torch.outer(e_hat, e_hat) + torch.outer(u, u)) \
+        + sin * (torch.outer(u, e_hat) - torch.outer(e_hat, u))
+    return (q.double().norm() / e.double().norm()) * r
+
+
+@pytest.mark.parametrize("ema", [False, True])
+def test_rotation_trick_forward_equals_the_plain_quantizer(ema):
+    torch.manual_seed(0)
+    plain = VectorQuantizer(12, 5, ema=ema)
+    rotated = VectorQuantizer(12, 5, ema=ema, rotation_trick=True)
+    rotated.load_state_dict(plain.state_dict())
+    z = torch.randn(2, 5, 3, 4)
+    codebook = rotated.codebook.detach().clone()  # EMA updates it during the forward
+    a, b = plain(z), rotated(z)
+    assert torch.equal(a.indices, b.indices)
+    assert torch.allclose(a.quantized, b.quantized, atol=1e-6)
+    assert torch.equal(b.quantized, codebook[b.indices].permute(0, 3, 1, 2))  # exactly the chosen codes
+    assert torch.equal(a.loss, b.loss) and torch.equal(a.counts, b.counts)
+    assert torch.equal(plain.codebook, rotated.codebook)
+
+
+def test_rotation_trick_gradient_is_the_rotation_transposed_by_hand():
+    torch.manual_seed(3)
+    vq = VectorQuantizer(5, 3, beta=0.0, rotation_trick=True)
+    with torch.no_grad():
+        vq.codebook.copy_(torch.randn(5, 3))
+    z = torch.randn(1, 3, 2, 1, requires_grad=True)
+    upstream = torch.randn(1, 3, 2, 1)
+    out = vq(z)
+    (out.quantized * upstream).sum().backward()  # beta = 0: the loss sends nothing to z anyway
+    codes = vq.codebook.detach()[out.indices.flatten()]
+    for i, (e, q) in enumerate(zip(z.detach()[0, :, :, 0].T, codes)):
+        expected = _rotation(e, q).T @ upstream[0, :, i, 0].double()
+        assert torch.allclose(z.grad[0, :, i, 0].double(), expected, atol=1e-5)
+    assert not torch.allclose(z.grad, upstream)  # not the straight-through copy
+
+
+def test_cosine_codes_search_and_output_on_the_unit_sphere():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(16, 4, cosine_codes=True)
+    with torch.no_grad():
+        vq.codebook.copy_(torch.randn(16, 4) * torch.rand(16, 1) * 10)  # codes of very different lengths
+    z = torch.randn(2, 4, 3, 3) * 5
+    out = vq(z)
+    flat = z.permute(0, 2, 3, 1).reshape(-1, 4)
+    cos = torch.nn.functional.normalize(flat, dim=1) @ torch.nn.functional.normalize(vq.codebook.detach(), dim=1).T
+    assert torch.equal(out.indices.flatten(), cos.argmax(1))  # the most similar direction, whatever the length
+    assert torch.allclose(out.quantized.norm(dim=1), torch.ones(2, 3, 3), atol=1e-5)
+    assert torch.equal(vq.encode(z), out.indices)
+    assert torch.allclose(vq.lookup(out.indices), out.quantized, atol=1e-6)
+    # the losses compare unit vectors
+    unit = torch.nn.functional.normalize(flat, dim=1)
+    expected = (unit - torch.nn.functional.normalize(vq.codebook.detach(), dim=1)[out.indices.flatten()]).pow(2).mean()
+    assert torch.allclose(out.commitment_loss, expected, atol=1e-6)
+
+
+def test_cosine_codes_codebook_loss_trains_the_codebook_through_the_normalisation():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(8, 4, cosine_codes=True)
+    out = vq(torch.randn(1, 4, 4, 4))
+    out.loss.backward()
+    used = out.counts > 0
+    assert vq.codebook.grad[used].abs().sum() > 0 and vq.codebook.grad[~used].abs().sum() == 0

@@ -99,3 +99,28 @@ def test_a_refused_pickle_in_optimizer_pt_is_one_error_line(image_folder, tmp_pa
     assert len(lines) == 1 and lines[0].startswith("error: cannot restore training state from"), proc.stderr
     assert "optimizer.pt" in lines[0] and "refused to unpickle" in lines[0] and reason in lines[0]
     assert "payload ran" not in proc.stdout
+
+
+def test_best_checkpoint_survives_the_rotation_until_replaced(tmp_path):
+    from vqlab.train.checkpoint import best_checkpoint, find_checkpoint, mark_best
+
+    model = _model()
+    opt = torch.optim.Adam(model.parameters())
+    assert best_checkpoint(tmp_path) is None
+    save_checkpoint(tmp_path, 1, model, opt, {}, keep=2)
+    mark_best(tmp_path, 1, keep=2)
+    for step in (2, 3, 4):
+        save_checkpoint(tmp_path, step, model, opt, {}, keep=2)
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.is_dir())
+    assert names == ["step_00000001", "step_00000003", "step_00000004"]
+    assert find_checkpoint(tmp_path, "best").name == "step_00000001"
+    assert find_checkpoint(tmp_path, "latest").name == "step_00000004"
+    mark_best(tmp_path, 4, keep=2)  # the old best is now just an old checkpoint
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.is_dir())
+    assert names == ["step_00000003", "step_00000004"] and best_checkpoint(tmp_path).name == "step_00000004"
+    with pytest.raises(VQLabError, match="not a complete checkpoint"):
+        mark_best(tmp_path, 2)
+    with pytest.raises(VQLabError, match="unknown checkpoint"):
+        find_checkpoint(tmp_path, "first")
+    with pytest.raises(VQLabError, match="no best checkpoint"):
+        find_checkpoint(tmp_path / "other", "best")

@@ -152,3 +152,30 @@ def test_the_restart_counter_follows_the_global_code_histogram(worker_result):
     assert worker_result["restart_counter_ok"] is True
     assert worker_result["restarts"] > 0  # restarts did happen in these six steps
     assert worker_result["used_on_one_rank_only"] > 0  # and local histograms would have told another story
+
+
+def test_two_processes_match_one_with_validation_and_the_new_augmentations(tmp_path):
+    from tests.conftest import make_images
+
+    data = tmp_path / "data"
+    for split, n, seed in (("train", 24, 0), ("val", 6, 1), ("test", 4, 2)):
+        make_images(data / split, n=n, seed=seed)
+    args = ["--data", f"folder:{data}", *TINY, "--task", "colorize", "--log-every", "1", "--eval-every", "5",
+            "--checkpoint-every", "100", "--seed", "2", "--random-crop", "0.5", "--weight-decay", "0.1",
+            "--chroma-shrink", "--steps", "12"]
+    two, one = tmp_path / "two", tmp_path / "one"
+    proc = subprocess.run(_torchrun("-m", "vqlab", "train", "--out", str(two), *args), env=_env(),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_cli("train", "--out", str(one), *args)
+    assert proc.returncode == 0, proc.stderr
+    a, b = _train_losses(one), _train_losses(two)
+    assert sorted(a) == sorted(b) == list(range(1, 13))
+    for step in a:
+        assert b[step]["loss"] == pytest.approx(a[step]["loss"], rel=1e-4), step
+    val_a = [r for r in rundir.read_metrics(one) if r["split"] == "val"]
+    val_b = [r for r in rundir.read_metrics(two) if r["split"] == "val"]
+    assert [r["step"] for r in val_a] == [r["step"] for r in val_b] == [5, 10, 12]
+    for ra, rb in zip(val_a, val_b):
+        assert rb["psnr"] == pytest.approx(ra["psnr"], rel=1e-4)
+    assert (one / "checkpoints" / "best").read_text() == (two / "checkpoints" / "best").read_text()

@@ -4,6 +4,10 @@ Files are found recursively (hidden files and folders, whose names start with ``
 by relative path. The split is deterministic: a file goes to test when the CRC-32 of its relative path
 (POSIX form) is ``0 mod 10`` (about 10%). With two or more images both splits are non-empty (the file with
 the smallest hash moves over if needed); a folder with a single image uses it for both train and test.
+
+A folder whose top level holds the subfolders ``train/`` and ``test/`` (and optionally ``val/``) and no other
+images is split by them instead: each subfolder's images (recursively) are that split, and ``val/`` gives the
+dataset a validation split (the best-checkpoint selection of ``vqlab train`` uses it).
 """
 
 from __future__ import annotations
@@ -79,6 +83,28 @@ def square_resize(image: Image.Image, size: int) -> np.ndarray:
     return np.asarray(square.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8).transpose(2, 0, 1)
 
 
+SPLIT_FOLDERS = ("train", "val", "test")
+
+
+def split_folders(root: Path, files: list[str]) -> dict[str, list[str]] | None:
+    """``{split: relative paths}`` when ``root`` is laid out as ``train/``, ``test/`` (and ``val/``) subfolders,
+    else None. Images outside those subfolders are an error in that layout (they would belong to no split)."""
+    if not all((root / name).is_dir() for name in ("train", "test")):
+        return None
+    splits: dict[str, list[str]] = {name: [] for name in SPLIT_FOLDERS}
+    stray = []
+    for rel in files:
+        top = rel.split("/", 1)[0]
+        (splits[top] if top in splits and "/" in rel else stray).append(rel)
+    if stray:
+        raise VQLabError(f"folder {root} has train/ and test/ subfolders, but also images outside train/, val/ "
+                         f"and test/ (e.g. {stray[0]}); move them into one of those")
+    for name in ("train", "test"):
+        if not splits[name]:
+            raise VQLabError(f"no images in {root / name}")
+    return splits
+
+
 def _load_split(root: Path, files: list[str], size: int) -> torch.Tensor:
     out = np.empty((len(files), 3, size, size), dtype=np.uint8)
     for i, rel in enumerate(files):
@@ -87,7 +113,8 @@ def _load_split(root: Path, files: list[str], size: int) -> torch.Tensor:
 
 
 def load_folder(path: str | os.PathLike[str], *, image_size: int | None = None) -> ImageDataset:
-    """Every image under ``path`` as RGB uint8 tensors: train ``(N, 3, S, S)``, test ``(M, 3, S, S)``.
+    """Every image under ``path`` as RGB uint8 tensors: train ``(N, 3, S, S)``, test ``(M, 3, S, S)``, and a val
+    split ``(V, 3, S, S)`` when the folder has a ``val/`` subfolder next to ``train/`` and ``test/`` (else None).
 
     ``image_size=None`` means 32. A corrupt image raises :class:`VQLabError` naming it (nothing is skipped
     silently); so does a missing folder or one without images. The dataset's name is ``folder:<abs path>``.
@@ -98,6 +125,11 @@ def load_folder(path: str | os.PathLike[str], *, image_size: int | None = None) 
     if not files:
         exts = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))
         raise VQLabError(f"no images ({exts}) found in folder {root}")
-    train_files, test_files = split_files(files)
     name = f"folder:{root.resolve()}"
+    by_folder = split_folders(root, files)
+    if by_folder is not None:
+        val = _load_split(root, by_folder["val"], size) if (root / "val").is_dir() else None
+        return ImageDataset(name, _load_split(root, by_folder["train"], size),
+                            _load_split(root, by_folder["test"], size), val=val)
+    train_files, test_files = split_files(files)
     return ImageDataset(name, _load_split(root, train_files, size), _load_split(root, test_files, size))

@@ -7,6 +7,10 @@ Scale convention: pixel values v in [0, 255] become v / 255 - 0.5, so inputs and
   is rebuilt with the input's own luminance: ``color_space="ycbcr"`` the chroma Cb, Cr of full-range BT.601
   YCbCr (2 channels, in [-0.5, 0.5]; a linear map, so the rebuilt image's luma is exactly the input), or
   ``color_space="lab"`` the CIELAB a*b* channels scaled by 1/200 (2 channels) with the input's lightness.
+
+A colorize task that predicts only the colour may carry a ``chroma_scale`` in [0, 1] (default 1): the predicted
+Cb, Cr or a*b* are multiplied by it before the picture is rebuilt, moving the output towards gray (0 gives the
+gray input back). Runs trained with ``--chroma-shrink`` fit it on validation data (:mod:`vqlab.eval.chroma`).
 """
 
 from __future__ import annotations
@@ -87,6 +91,7 @@ class Task:
     name: str
     data_channels: int
     color_space: str = "rgb"
+    chroma_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.name not in ("reconstruct", "colorize"):
@@ -95,6 +100,15 @@ class Task:
             raise VQLabError("the colorize task needs colour images; this dataset is grayscale")
         if self.color_space not in COLOR_SPACES:
             raise VQLabError(f"unknown color space {self.color_space!r} (choose from {', '.join(COLOR_SPACES)})")
+        if not 0.0 <= self.chroma_scale <= 1.0:
+            raise VQLabError(f"chroma_scale must lie in [0, 1], got {self.chroma_scale}")
+        if self.chroma_scale != 1.0 and not self.predicts_chroma:
+            raise VQLabError("chroma_scale applies only to colorize tasks that predict the colour (ycbcr, lab)")
+
+    @property
+    def predicts_chroma(self) -> bool:
+        """True for colorize tasks whose model predicts only the colour (ycbcr, lab) and keeps the input's luma."""
+        return self.name == "colorize" and self.color_space != "rgb"
 
     @property
     def in_channels(self) -> int:
@@ -127,8 +141,12 @@ class Task:
         return inputs, targets
 
     def output_to_rgb(self, output: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
-        """Model output -> displayable image in [0, 1], (B, 3, H, W) (1-channel data stays gray)."""
+        """Model output -> displayable image in [0, 1], (B, 3, H, W) (1-channel data stays gray).
+
+        Predicted colour (ycbcr, lab) is multiplied by ``chroma_scale`` first."""
         output = output.float()
+        if self.chroma_scale != 1.0:
+            output = output * self.chroma_scale
         if self.name == "colorize" and self.color_space == "lab":
             lightness = (inputs.float() + 0.5) * 100.0
             return _lab_to_rgb(torch.cat([lightness, output * AB_SCALE], dim=1))

@@ -68,3 +68,23 @@ class ColorizationMeter:
             "gray_colorfulness": self.color_gray / n,
             "gray_auc_ab": float((self.cum_gray / p).mean()),
         }
+
+
+def photo_scores(output: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    """How one colorized photograph compares with its true colours, and with the gray baseline: the photograph's
+    own luminance (BT.601, rounded to 8 bits as a gray file would hold it), the output that adds no colour.
+
+    output, target: (3, H, W) RGB in [0, 1]. Returns ``psnr`` and ``gray_psnr`` (dB, against the target),
+    ``gain`` (their difference: > 0 means the colours helped), ``colorfulness``, ``colorfulness_target`` and
+    ``colorfulness_ratio`` (output over target).
+    """
+    from vqlab.data.tasks import luminance
+    from vqlab.eval.metrics import psnr_from_mse
+
+    out, tgt = output.float().unsqueeze(0), target.float().unsqueeze(0)
+    gray = (luminance(tgt) * 255).round() / 255
+    psnr = psnr_from_mse(float((out - tgt).pow(2).mean()))
+    gray_psnr = psnr_from_mse(float((gray - tgt).pow(2).mean()))
+    c_out, c_tgt = float(colorfulness(out)[0]), float(colorfulness(tgt)[0])
+    return {"psnr": psnr, "gray_psnr": gray_psnr, "gain": psnr - gray_psnr, "colorfulness": c_out,
+            "colorfulness_target": c_tgt, "colorfulness_ratio": c_out / c_tgt if c_tgt > 0 else float("nan")}

@@ -3,7 +3,9 @@
 PSNR is computed from the MSE pooled over the whole split (10 log10(1 / MSE)); SSIM is the mean over images
 (torchmetrics, Gaussian window 11, data range 1). ``nmse`` is the MSE divided by the variance of the split's
 target pixels (what DeepMind's VQ-VAE example reports). For models with discrete codes: the perplexity of the
-code histogram pooled over the split, and ``codebook_usage``, the fraction of the K codes used at least once.
+code histogram pooled over the split, and ``codebook_usage``, the fraction of the K codes used at least once;
+with N codebooks (residual VQ) both are means over the codebooks, ``codes_used`` the sum, and each codebook's
+own values are ``perplexity_cb1``, ``codebook_usage_cb1``, ... .
 Colorize runs add the colorization metrics of :mod:`vqlab.eval.colorize` and the same metrics (prefixed
 ``gray_``) for the trivial baseline whose output is the input's luminance, so every number has its floor.
 """
@@ -86,7 +88,7 @@ def evaluate_model(
             gray_sq += (gray - target).pow(2).sum().item()
             gray_ssim += ssim_fn(gray, target, data_range=1.0, reduction="none").sum().item()
         if indices is not None:
-            c = torch.bincount(indices.flatten().cpu(), minlength=model.num_codes)
+            c = code_counts(indices.cpu(), model.num_codes, model.num_codebooks)
             counts = c if counts is None else counts + c
     mse = sq_err / max(n_values, 1)
     n_img = max(images.shape[0], 1)
@@ -100,10 +102,32 @@ def evaluate_model(
         result.update(colour.result(), gray_mse=gray_mse, gray_psnr=psnr_from_mse(gray_mse),
                       gray_ssim=gray_ssim / n_img)
     if counts is not None:
-        result["perplexity"] = float(perplexity_from_counts(counts))
-        result["codebook_usage"] = float((counts > 0).float().mean())
-        result["codes_used"] = int((counts > 0).sum())
+        result.update(codebook_stats(counts))
     return result
+
+
+def code_counts(indices: torch.Tensor, num_codes: int, num_codebooks: int = 1) -> torch.Tensor:
+    """Histogram of code maps: (B, h, w) -> (K,); with N codebooks (B, N, h, w) -> (N, K), one row each."""
+    if num_codebooks == 1:
+        return torch.bincount(indices.flatten(), minlength=num_codes)
+    per = indices.transpose(0, 1).reshape(num_codebooks, -1)
+    offsets = torch.arange(num_codebooks, device=indices.device).unsqueeze(1) * num_codes
+    return torch.bincount((per + offsets).flatten(), minlength=num_codebooks * num_codes).view(num_codebooks, -1)
+
+
+def codebook_stats(counts: torch.Tensor) -> dict[str, Any]:
+    """perplexity, codebook_usage, codes_used of a histogram (K,); of (N, K): means (codes_used: the sum) and
+    each codebook's perplexity_cbI / codebook_usage_cbI (I from 1)."""
+    if counts.dim() == 1:
+        return {"perplexity": float(perplexity_from_counts(counts)),
+                "codebook_usage": float((counts > 0).float().mean()), "codes_used": int((counts > 0).sum())}
+    rows = [codebook_stats(c) for c in counts]
+    out: dict[str, Any] = {"perplexity": sum(r["perplexity"] for r in rows) / len(rows),
+                           "codebook_usage": sum(r["codebook_usage"] for r in rows) / len(rows),
+                           "codes_used": sum(r["codes_used"] for r in rows)}
+    for i, r in enumerate(rows, 1):
+        out[f"perplexity_cb{i}"], out[f"codebook_usage_cb{i}"] = r["perplexity"], r["codebook_usage"]
+    return out
 
 
 def task_target_rgb(task: Task, batch: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Figures of a sweep (matplotlib, Agg backend; each written as PNG and SVG under ``OUT/figures/``).
 
 - ``METRIC_vs_AXIS``: a metric (final training loss, test PSNR, codebook usage) against each varied option,
-  mean and std over seeds, log x axis for positive numbers; one line per value of the other options;
+  mean and std over seeds, log x axis for positive numbers; one line per value of the other options; for
+  colorize runs the PSNR plots have a dashed line at the gray input's PSNR ("gray baseline");
 - ``loss_curves_AXIS``: training loss against step per setting (mean over seeds, band: min..max);
 - ``test_images``: the same held-out test images processed by each setting (first seed) side by side.
 """
@@ -21,6 +22,7 @@ AXIS_NAMES = {"num_embeddings": ("K", "K, number of embeddings"), "embedding_dim
 METRICS = (("final_train_loss", "final training loss (mean of last 5% of steps)", "final_loss", True),
            ("psnr", "test PSNR (dB)", "psnr", False),
            ("codebook_usage", "codebook usage (fraction of K used on test)", "usage", False))
+BASELINE_LABEL = "gray baseline"
 
 
 def _plt():
@@ -54,8 +56,15 @@ def _numeric(values: list[Any]) -> bool:
 
 
 def metric_vs_axis(rows: list[dict[str, Any]], axes: list[str], axis: str, metric: str, ylabel: str,
-                   path_stem: Path, log_y: bool = False) -> list[Path]:
+                   path_stem: Path, log_y: bool = False, baseline: float | None = None) -> list[Path]:
     """One figure: ``metric`` (mean ± std over seeds) against ``axis``; returns the PNG and SVG paths."""
+    return _save(metric_figure(rows, axes, axis, metric, ylabel, log_y, baseline), path_stem)
+
+
+def metric_figure(rows: list[dict[str, Any]], axes: list[str], axis: str, metric: str, ylabel: str,
+                  log_y: bool = False, baseline: float | None = None) -> Any:
+    """The matplotlib Figure of :func:`metric_vs_axis`; ``baseline`` adds a dashed horizontal line labelled
+    :data:`BASELINE_LABEL` (the gray input's value of the metric)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
     others = [a for a in axes if a != axis]
@@ -74,16 +83,18 @@ def metric_vs_axis(rows: list[dict[str, Any]], axes: list[str], axis: str, metri
             ax.set_xscale("log", base=2)
             ax.set_xticks(xs, [str(x) for x in xs])
             ax.minorticks_off()
+    if baseline is not None and math.isfinite(baseline):
+        ax.axhline(baseline, color="0.45", ls="--", lw=1.2, label=BASELINE_LABEL)
     if log_y and all(r.get(metric) and r.get(metric) > 0 for g in groups.values() for r in g):
         ax.set_yscale("log")
     ax.set_xlabel(AXIS_NAMES.get(axis, (axis, axis))[1])
     ax.set_ylabel(ylabel)
     seeds = f"mean ± std over {n} seed(s)" if groups else "no data"
     ax.set_title(f"{ylabel.split(' (')[0]} vs {short(axis)} ({seeds})", fontsize=9)
-    if len(groups) > 1:
+    if len(groups) > 1 or ax.get_legend_handles_labels()[1]:
         ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    return _save(fig, path_stem)
+    return fig
 
 
 def loss_curves(curves: dict[str, list[tuple[list[int], list[float]]]], title: str, path_stem: Path) -> list[Path]:
@@ -138,7 +149,7 @@ def finite(rows: list[dict[str, Any]], metric: str) -> bool:
 
 def write_figures(out: Path, with_images: bool = True) -> list[Path]:
     """All figures of a finished sweep (its sweep.json, results.csv and runs) into ``OUT/figures/``."""
-    from vqlab.experiments.results import loss_curve, read_results
+    from vqlab.experiments.results import gray_baseline, loss_curve, read_results
     from vqlab.experiments.sweep import RUNS_DIR, read_plan
     from vqlab.train.run import read_metrics
 
@@ -148,11 +159,12 @@ def write_figures(out: Path, with_images: bool = True) -> list[Path]:
     axes = list(plan["axes"])
     fig_dir = out / "figures"
     paths: list[Path] = []
+    gray = gray_baseline(rows)  # colorize runs: the gray input's own PSNR, drawn in the PSNR plots
     for axis in axes:
         for metric, ylabel, stem, log_y in METRICS:
             if finite(rows, metric) and axis_groups(rows, axes, axis):
                 paths += metric_vs_axis(rows, axes, axis, metric, ylabel, fig_dir / f"{stem}_vs_{short(axis)}",
-                                        log_y=log_y)
+                                        log_y=log_y, baseline=gray.get(metric, (None,))[0])
     setting_of = {r["name"]: r["setting"] for r in plan["runs"]}
     groups = [(short(a), [r for g in axis_groups(rows, axes, a).values() for r in g]) for a in axes] or \
         [("all", rows)]

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 import os
 from pathlib import Path
 from typing import Any
 
 from vqlab.experiments.figures import short
-from vqlab.experiments.results import axis_groups, read_results, summarize
+from vqlab.experiments.results import axis_groups, gray_baseline, read_results, summarize
 from vqlab.experiments.sweep import read_plan
+from vqlab.experiments.tables import Column, render
 from vqlab.fileio import atomic_write_text
 
 CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
@@ -20,53 +20,66 @@ padding:0 1em;color:#222}table{border-collapse:collapse;margin:.6em 0 1.4em;font
 th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f2f2f2}td:first-child,th:first-child
 {text-align:left}figure{display:inline-block;margin:.5em 1em .5em 0;vertical-align:top}img{max-width:100%}
 figcaption{font-size:12px;color:#555}code{background:#f4f4f4;padding:1px 4px}"""
-HEADLINE = (("final_train_loss", "final train loss", ".4g"), ("psnr", "test PSNR (dB)", ".2f"),
+# (metric, header, number rule of vqlab.experiments.tables: fixed decimals, or "sig" for 4 significant digits).
+HEADLINE = (("final_train_loss", "final train loss", "sig"), ("psnr", "test PSNR (dB)", ".2f"),
+            ("ssim", "test SSIM", ".3f"), ("colorfulness", "colourfulness", ".1f"),
             ("codebook_usage", "usage", ".3f"), ("perplexity", "perplexity", ".1f"),
             ("bits_per_dim", "bits/dim", ".3f"))
-RUN_COLUMNS = (("final_train_loss", ".4g"), ("psnr", ".2f"), ("ssim", ".3f"), ("codebook_usage", ".3f"),
-               ("perplexity", ".1f"), ("bits_per_dim", ".3f"), ("wall_time", ".0f"))
+RUN_COLUMNS = (("final_train_loss", "sig"), ("psnr", ".2f"), ("ssim", ".3f"), ("colorfulness", ".1f"),
+               ("codebook_usage", ".3f"), ("perplexity", ".1f"), ("bits_per_dim", ".3f"), ("wall_time", ".0f"))
 FIGURE_ORDER = ("final_loss", "loss_curves", "psnr", "usage", "test_images")
+GRAY_LABEL = "gray baseline"
 
 
-def _fmt(value: Any, fmt: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    try:
-        return format(value, fmt)
-    except (TypeError, ValueError):
-        return str(value)
+def _label_columns(labels: dict[str, list[str]], gray: bool) -> list[Column]:
+    """Text columns; with ``gray`` a first row naming the gray baseline."""
+    return [Column(h, ([GRAY_LABEL if i == 0 else ""] if gray else []) + cells) for i, (h, cells) in
+            enumerate(labels.items())]
+
+
+def _summary_table(labels: dict[str, list[str]], members: list[dict[str, Any]],
+                   summary: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """Label columns, then each HEADLINE metric as mean ± std, with the gray baseline's row first if any."""
+    gray = gray_baseline(members)
+    columns = _label_columns(labels, bool(gray))
+    for m, header, rule in HEADLINE:
+        cells = [(s[m + "_mean"], s[m + "_std"]) for s in summary]
+        columns.append(Column(header, ([gray.get(m)] if gray else []) + cells, rule))
+    return render(columns)
 
 
 def headline_tables(rows: list[dict[str, Any]], axes: list[str]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, headers, cells) per varied option: each setting along it, metrics as mean ± std over seeds.
-    With no varied option (or none with 2+ values in a group), one table of every setting."""
+    """(title, headers, cells) per varied option: each setting along it, metrics as mean ± std over seeds, and
+    for colorize runs a first row with the gray input's own PSNR/SSIM/colourfulness. With no varied option (or
+    none with 2+ values in a group), one table of every setting. Metrics no run has are left out."""
+    metrics = tuple(m for m, _, _ in HEADLINE)
     tables = []
     for axis in axes:
         members = [r for g in axis_groups(rows, axes, axis).values() for r in g]
         if not members:
             continue
         others = [a for a in axes if a != axis]
-        summary = sorted(summarize(members, axes), key=lambda s: (str(type(s[axis])), s[axis]))
-        headers = [short(axis), *[short(a) for a in others], "seeds", *[h for _, h, _ in HEADLINE]]
-        cells = [[str(s[axis]), *[str(s[a]) for a in others], str(s["seeds"]),
-                  *[f"{_fmt(s[m + '_mean'], f)} ± {_fmt(s[m + '_std'], f)}" for m, _, f in HEADLINE]]
-                 for s in summary]
-        tables.append((f"Effect of {short(axis)}", headers, cells))
+        summary = sorted(summarize(members, axes, metrics), key=lambda s: (str(type(s[axis])), s[axis]))
+        labels = {short(axis): [str(s[axis]) for s in summary],
+                  **{short(a): [str(s[a]) for s in summary] for a in others},
+                  "seeds": [str(s["seeds"]) for s in summary]}
+        tables.append((f"Effect of {short(axis)}", *_summary_table(labels, members, summary)))
     if not tables:
-        summary = summarize(rows, axes)
-        headers = ["setting", "seeds", *[h for _, h, _ in HEADLINE]]
-        cells = [[s["setting"], str(s["seeds"]),
-                  *[f"{_fmt(s[m + '_mean'], f)} ± {_fmt(s[m + '_std'], f)}" for m, _, f in HEADLINE]]
-                 for s in summary]
-        tables.append(("All settings", headers, cells))
+        summary = summarize(rows, axes, metrics)
+        labels = {"setting": [s["setting"] for s in summary], "seeds": [str(s["seeds"]) for s in summary]}
+        tables.append(("All settings", *_summary_table(labels, rows, summary)))
     return tables
 
 
 def run_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """Headers and cells of the per-run table."""
-    headers = ["run", "seed", "steps", *[k for k, _ in RUN_COLUMNS]]
-    return headers, [[str(r.get("name")), str(r.get("seed")), str(r.get("steps")),
-                      *[_fmt(r.get(k), f) for k, f in RUN_COLUMNS]] for r in rows]
+    """Headers and cells of the per-run table (a first gray-baseline row for colorize runs)."""
+    gray = gray_baseline(rows)
+    columns = _label_columns({"run": [str(r.get("name")) for r in rows], "seed": [str(r.get("seed")) for r in rows],
+                              "steps": [str(r.get("steps")) for r in rows]}, bool(gray))
+    for k, rule in RUN_COLUMNS:
+        first = [gray[k][0] if k in gray else None] if gray else []
+        columns.append(Column(k, first + [r.get(k) for r in rows], rule))
+    return render(columns)
 
 
 def figure_files(out: Path) -> list[Path]:

@@ -110,7 +110,20 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
 
 
-SUMMARY_METRICS = ("final_train_loss", "psnr", "ssim", "codebook_usage", "perplexity", "bits_per_dim")
+SUMMARY_METRICS = ("final_train_loss", "psnr", "ssim", "colorfulness", "codebook_usage", "perplexity", "bits_per_dim")
+# Metric -> the same metric of the gray input itself (colorize runs): the baseline a colorization has to beat.
+GRAY_BASELINE = {"psnr": "gray_psnr", "ssim": "gray_ssim", "colorfulness": "gray_colorfulness"}
+
+
+def gray_baseline(rows: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """Mean and std over ``rows`` of the gray input's metrics, keyed by the metric each compares with (``psnr``,
+    ``ssim``, ``colorfulness``); empty when no row has them (a sweep without colorize runs)."""
+    baseline = {}
+    for metric, gray in GRAY_BASELINE.items():
+        mean, std = mean_std([r.get(gray) for r in rows])
+        if math.isfinite(mean):
+            baseline[metric] = (mean, std)
+    return baseline
 
 
 def summarize(rows: list[dict[str, Any]], axes: list[str],

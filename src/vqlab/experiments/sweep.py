@@ -141,7 +141,7 @@ def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
     """``done`` (its newest checkpoint is at ``steps``, or its time budget is spent), ``partial`` (resume it)
     or ``new``. A folder holding a run with a different config (other than in the options a resume may change)
     is an error naming the run and each differing option: the sweep would mix results or retrain the run."""
-    from vqlab.train.checkpoint import latest_checkpoint, read_state
+    from vqlab.train.run import training_state
 
     path = run_dir / "config.json"
     if not path.is_file():
@@ -160,13 +160,7 @@ def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
     if diffs:
         raise VQLabError(f"sweep run {run_dir.name}: {run_dir} holds a run with other settings than this sweep "
                          f"plans ({'; '.join(diffs)}); use another --out, or remove {run_dir} to train it again")
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is None:
-        return "partial"
-    state = read_state(ckpt)
-    t = cfg.train
-    budget_spent = t.max_minutes is not None and float(state.get("wall_time", 0.0)) >= 60 * t.max_minutes
-    return "done" if state["step"] >= t.steps or budget_spent else "partial"
+    return training_state(run_dir, cfg)
 
 
 def check_runs(out: Path, runs: list[PlannedRun]) -> dict[str, str]:
@@ -204,14 +198,18 @@ def _last_line(path: Path) -> str:
 
 
 def run_sweep(out: Path, runs: list[PlannedRun], *, jobs: int = 1,
-              echo: Callable[[str], None] = lambda s: None) -> dict[str, str]:
+              echo: Callable[[str], None] = lambda s: None, estimate: bool = False) -> dict[str, str]:
     """Train every planned run that is not finished, at most ``jobs`` processes at once.
 
     Each run trains in its own ``python -m vqlab train`` process (log in ``RUN/train.log``); with several jobs
     each gets ``cores // jobs`` threads. On KeyboardInterrupt the children are stopped (their last checkpoint
     stays) and the interrupt is re-raised. Returns run name -> ``skipped``/``trained``; a failed run is a
-    VQLabError naming it, raised after the others have finished.
+    VQLabError naming it, raised after the others have finished. With ``estimate`` the wall time of the runs to
+    train is estimated first (:mod:`vqlab.experiments.eta`, timing a few steps of each model shape) and echoed;
+    each finished run is echoed with the ETA of the rest.
     """
+    from vqlab.experiments.eta import minutes, plan_eta
+
     if jobs < 1:
         raise VQLabError("--jobs must be >= 1")
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
@@ -225,9 +223,12 @@ def run_sweep(out: Path, runs: list[PlannedRun], *, jobs: int = 1,
         else:
             todo.append((run, state == "partial"))
     echo(f"{len(runs)} runs: {len(outcome)} finished, {len(todo)} to train ({jobs} at a time)")
+    eta, estimate_line = plan_eta(out, runs, [r for r, _ in todo], jobs, threads, timing=estimate)
+    if estimate and todo:
+        echo(estimate_line)
     running: list[tuple[PlannedRun, subprocess.Popen, Any, float]] = []
     failed: list[str] = []
-    done = len(outcome)
+    done, total = 0, len(todo)  # runs finished before this call are not counted
     try:
         while todo or running:
             while todo and len(running) < jobs:
@@ -251,10 +252,13 @@ def run_sweep(out: Path, runs: list[PlannedRun], *, jobs: int = 1,
                 done += 1
                 if proc.returncode == 0:
                     outcome[run.name] = "trained"
-                    echo(f"[{done}/{len(runs)}] {run.name} done in {time.time() - t0:.0f} s")
+                    now = time.time()
+                    eta.finished(run.name, now - t0)
+                    left = eta.remaining([r.name for r, _ in todo], {r.name: now - t for r, _, _, t in running})
+                    echo(f"[{done}/{total}] {run.name} done in {now - t0:.0f} s; ETA {minutes(left)}")
                 else:
                     failed.append(f"{run.name} ({_last_line(out / RUNS_DIR / run.name / 'train.log')})")
-                    echo(f"[{done}/{len(runs)}] {run.name} FAILED (exit {proc.returncode})")
+                    echo(f"[{done}/{total}] {run.name} FAILED (exit {proc.returncode})")
     except BaseException:
         for _, proc, log, _ in running:
             proc.terminate()

@@ -3,7 +3,7 @@
 Callers ask a model what it can do instead of testing its type:
 
 - ``discrete``: latents are integer code maps (B, h, w) (VQ-VAE, VIMCO) rather than continuous (B, D, h, w);
-  ``num_codes`` is then K.
+  ``num_codes`` is then K. ``num_codebooks`` N > 1 (residual VQ): N code maps per image, (B, N, h, w).
 - ``prior``: ``"learned"`` when sampling needs a prior trained on the model's codes (the VQ-VAE's PixelCNN,
   ``vqlab prior``), ``"fixed"`` when the model samples from its own prior (:meth:`sample_prior`).
 - ``downsample``: the ratio of image size to latent grid size (inputs must be multiples of it).
@@ -42,6 +42,11 @@ class LatentModel(nn.Module):
     def num_codes(self) -> int | None:
         """K for discrete latents, None for continuous ones."""
         return None
+
+    @property
+    def num_codebooks(self) -> int:
+        """N, the code maps per image of a discrete model: latents are (B, h, w) for 1, (B, N, h, w) beyond."""
+        return 1
 
     def latent_grid(self, image_hw: tuple[int, int]) -> tuple[int, int]:
         """(h, w) of the latent grid of an (H, W) image."""

@@ -7,7 +7,9 @@ Two ways of learning the codebook (paper section 3.2 and appendix A.1):
 
 Both support k-means initialisation from the first training batch and restarting codes that went unused for a
 number of steps (re-seeded from the current encoder outputs). Distances and losses are always computed in
-float32, also under autocast.
+float32, also under autocast. Options beyond the paper: the rotation trick for the encoder's gradient
+(:mod:`vqlab.models.rotation`) and cosine codes (inputs and codes l2-normalised for the search and the output,
+as in ViT-VQGAN). Other quantizers: fsq.py, simvq.py, rvq.py, registered in registry.py.
 """
 
 from __future__ import annotations
@@ -20,19 +22,21 @@ from torch import nn
 
 from vqlab.config import QuantizerConfig
 from vqlab.models import dist_utils
+from vqlab.models.rotation import to_codes
 
 
 @dataclass
 class QuantizerOutput:
-    """Result of :class:`VectorQuantizer`.
+    """Result of a :class:`Quantizer`'s forward.
 
-    quantized: (B, D, H, W) float32 code vectors with a straight-through gradient to the input.
-    indices: (B, H, W) int64 code indices.
-    loss: scalar, codebook loss + beta * commitment loss (EMA: beta * commitment loss only).
+    quantized: (B, D, H, W) float32 code vectors with a gradient to the input (straight-through or rotation).
+    indices: (B, H, W) int64 code indices; (B, N, H, W) for a quantizer with N codebooks (residual VQ).
+    loss: scalar, codebook loss + beta * commitment loss (EMA: beta * commitment loss only; FSQ: 0).
     codebook_loss, commitment_loss: scalars, mean squared distance between codes and encoder outputs.
-    perplexity: scalar, exp(entropy) of this batch's code histogram (K for uniform use, 1 for a single code).
+    perplexity: scalar, exp(entropy) of this batch's code histogram (K for uniform use, 1 for a single code);
+        with N codebooks the mean over the codebooks used in this batch.
     counts: (K,) float32 histogram of the batch's code assignments (in training under torch.distributed: of
-        the global batch, summed over ranks).
+        the global batch, summed over ranks); (N, K) with N codebooks, one row each.
     """
 
     quantized: torch.Tensor
@@ -49,21 +53,24 @@ class Quantizer(nn.Module):
     :mod:`vqlab.models.registry` and handed to the model).
 
     forward: (B, D, H, W) encoder output -> :class:`QuantizerOutput` (training statistics and updates happen here);
-    encode: nearest-code indices without any update; lookup: code vectors of an index map; num_codes: K.
+    encode: nearest-code indices without any update; lookup: code vectors of an index map; num_codes: K, the
+    codes each index chooses from; num_codebooks: N, the indices per latent position (1 but for residual VQ,
+    whose index maps are (B, N, H, W)).
     """
 
     embedding_dim: int
+    num_codebooks: int = 1
 
     @property
     def num_codes(self) -> int:
         raise NotImplementedError
 
     def encode(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, D, H, W) -> (B, H, W) int64."""
+        """(B, D, H, W) -> (B, H, W) int64 ((B, N, H, W) with N codebooks)."""
         raise NotImplementedError
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
-        """(B, H, W) int64 -> (B, D, H, W) float32."""
+        """(B, H, W) int64 ((B, N, H, W) with N codebooks) -> (B, D, H, W) float32."""
         raise NotImplementedError
 
 
@@ -142,6 +149,9 @@ class VectorQuantizer(Quantizer):
         restart_after: re-seed a code from current encoder outputs once it went unused for this many training
             steps; 0 disables restarts.
         max_chunk_elements: bound on the distance matrix kept in memory during the search.
+        rotation_trick: the encoder's gradient goes through the rotation of its output onto the code
+            (:func:`vqlab.models.rotation.rotate_to_codes`) instead of straight through.
+        cosine_codes: inputs and codes are l2-normalised for the search, the losses and the output.
     """
 
     def __init__(
@@ -156,6 +166,8 @@ class VectorQuantizer(Quantizer):
         kmeans_init: bool = False,
         restart_after: int = 0,
         max_chunk_elements: int = 1 << 24,
+        rotation_trick: bool = False,
+        cosine_codes: bool = False,
     ) -> None:
         super().__init__()
         if num_embeddings < 1 or embedding_dim < 1:
@@ -169,6 +181,8 @@ class VectorQuantizer(Quantizer):
         self.kmeans_init = kmeans_init
         self.restart_after = restart_after
         self.max_chunk_elements = max_chunk_elements
+        self.rotation_trick = rotation_trick
+        self.cosine_codes = cosine_codes
         init = torch.empty(num_embeddings, embedding_dim).uniform_(-1.0 / num_embeddings, 1.0 / num_embeddings)
         if ema:
             self.register_buffer("codebook", init)
@@ -183,7 +197,7 @@ class VectorQuantizer(Quantizer):
     def from_config(cls, q: QuantizerConfig, num_embeddings: int, embedding_dim: int) -> VectorQuantizer:
         """The quantizer a config's ``quantizer`` section describes, with K codes of dimension D."""
         return cls(num_embeddings, embedding_dim, q.beta, ema=q.ema, decay=q.decay, kmeans_init=q.kmeans_init,
-                   restart_after=q.restart_after)
+                   restart_after=q.restart_after, rotation_trick=q.rotation_trick, cosine_codes=q.cosine_codes)
 
     @property
     def num_codes(self) -> int:
@@ -193,17 +207,29 @@ class VectorQuantizer(Quantizer):
         return (
             f"K={self.num_embeddings}, D={self.embedding_dim}, beta={self.beta}, ema={self.ema}, "
             f"kmeans_init={self.kmeans_init}, restart_after={self.restart_after}"
+            + (", rotation_trick=True" if self.rotation_trick else "") + (", cosine_codes=True" if self.cosine_codes else "")
         )
+
+    def _codes(self, indices: torch.Tensor) -> torch.Tensor:
+        """Code vectors of any index tensor (...) -> (..., D), unit length with cosine codes."""
+        codes = F.embedding(indices, self.codebook)
+        return F.normalize(codes, dim=-1) if self.cosine_codes else codes
+
+    def _search_codebook(self) -> torch.Tensor:
+        codebook = self.codebook.detach()
+        return F.normalize(codebook, dim=1) if self.cosine_codes else codebook
 
     def lookup(self, indices: torch.Tensor) -> torch.Tensor:
         """Code vectors for an index map. indices: (B, H, W) int64 -> (B, D, H, W) float32."""
-        return F.embedding(indices, self.codebook).permute(0, 3, 1, 2).contiguous()
+        return self._codes(indices).permute(0, 3, 1, 2).contiguous()
 
     def encode(self, z: torch.Tensor) -> torch.Tensor:
         """Nearest-code indices without any update. z: (B, D, H, W) -> (B, H, W) int64."""
         b, d, h, w = z.shape
         flat = z.detach().float().permute(0, 2, 3, 1).reshape(-1, d)
-        return nearest_codes(flat, self.codebook.detach(), self.max_chunk_elements).view(b, h, w)
+        if self.cosine_codes:
+            flat = F.normalize(flat, dim=1)
+        return nearest_codes(flat, self._search_codebook(), self.max_chunk_elements).view(b, h, w)
 
     def forward(self, z: torch.Tensor) -> QuantizerOutput:
         if z.dim() != 4 or z.shape[1] != self.embedding_dim:
@@ -214,10 +240,13 @@ class VectorQuantizer(Quantizer):
     def _quantize(self, z: torch.Tensor) -> QuantizerOutput:
         b, d, h, w = z.shape
         flat = z.permute(0, 2, 3, 1).reshape(-1, d)
+        if self.cosine_codes:
+            flat = F.normalize(flat, dim=1)
+            z = flat.view(b, h, w, d).permute(0, 3, 1, 2)
         if self.training and not bool(self.initialized):
             self._kmeans(dist_utils.all_gather_cat(flat.detach()))
-        indices = nearest_codes(flat.detach(), self.codebook.detach(), self.max_chunk_elements)
-        quantized = F.embedding(indices, self.codebook).view(b, h, w, d).permute(0, 3, 1, 2)
+        indices = nearest_codes(flat.detach(), self._search_codebook(), self.max_chunk_elements)
+        quantized = self._codes(indices).view(b, h, w, d).permute(0, 3, 1, 2)
         counts = torch.bincount(indices, minlength=self.num_embeddings).float()
 
         # One pass for both loss terms (their values are equal; only their gradients differ), see _VQLoss.
@@ -235,7 +264,7 @@ class VectorQuantizer(Quantizer):
             if self.restart_after > 0:
                 self._restart_dead(flat.detach(), batch_counts)
 
-        quantized_st = z + diff.detach()
+        quantized_st = to_codes(z, quantized.detach(), True) if self.rotation_trick else z + diff.detach()
         return QuantizerOutput(
             quantized=quantized_st,
             indices=indices.view(b, h, w),

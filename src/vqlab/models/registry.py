@@ -11,8 +11,11 @@ from collections.abc import Callable
 
 from vqlab.config import Config, QuantizerConfig
 from vqlab.models.base import LatentModel
+from vqlab.models.fsq import FSQ
 from vqlab.models.likelihood import DiscretizedGaussian, build_likelihood
 from vqlab.models.quantize import Quantizer, VectorQuantizer
+from vqlab.models.rvq import ResidualVQ
+from vqlab.models.simvq import SimVQ
 from vqlab.models.vae import GaussianVAE
 from vqlab.models.vimco import VIMCO
 from vqlab.models.vqvae import VQVAE
@@ -20,6 +23,9 @@ from vqlab.models.vqvae import VQVAE
 # --quantizer name -> builder(quantizer options, K, D)
 QUANTIZERS: dict[str, Callable[[QuantizerConfig, int, int], Quantizer]] = {
     "vq": VectorQuantizer.from_config,
+    "fsq": FSQ.from_config,
+    "simvq": SimVQ.from_config,
+    "rvq": ResidualVQ.from_config,
 }
 
 

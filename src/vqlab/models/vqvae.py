@@ -26,9 +26,9 @@ class VQVAEOutput:
         per dimension (mean over sub-pixels of -log p(x|z_q)).
     vq_loss: scalar codebook + beta * commitment loss (EMA codebook: beta * commitment only).
     codebook_loss, commitment_loss: scalars, for logging.
-    indices: (B, H/4, W/4) int64 code map.
+    indices: (B, H/4, W/4) int64 code map ((B, n, H/4, W/4) for a quantizer with several codebooks).
     perplexity: scalar, exp(entropy) of the batch's code histogram.
-    counts: (K,) histogram of the batch's codes.
+    counts: (K,) histogram of the batch's codes ((N, K) with N codebooks).
     mse: scalar mean squared error of ``recon`` against the target (equal to recon_loss without a head).
     nll: (B,) -log p(x|z_q) in nats per image with a likelihood head, else None.
     """
@@ -103,6 +103,10 @@ class VQVAE(LatentModel):
     def num_embeddings(self) -> int:
         return self.quantizer.num_codes
 
+    @property
+    def num_codebooks(self) -> int:
+        return self.quantizer.num_codebooks
+
     def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> VQVAEOutput:
         """Encode, quantize, decode. x: (B, C_in, H, W); target defaults to x."""
         target = x if target is None else target
@@ -133,13 +137,14 @@ class VQVAE(LatentModel):
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Code map of an image batch. x: (B, C_in, H, W) -> (B, H/4, W/4) int64."""
+        """Code map of an image batch. x: (B, C_in, H, W) -> (B, H/4, W/4) int64 ((B, N, H/4, W/4) with N
+        codebooks)."""
         return self.quantizer.encode(self.encoder(x))
 
     def decoder_params(self, indices: torch.Tensor) -> torch.Tensor:
         """Raw decoder output for a code map (the image, or the likelihood head's parameters).
 
-        indices: (B, h, w) -> (B, C_out * P, 4h, 4w).
+        indices: (B, h, w) (with N codebooks (B, n, h, w), n <= N) -> (B, C_out * P, 4h, 4w).
         """
         return self.decoder(self.quantizer.lookup(indices))
 
@@ -154,7 +159,8 @@ class VQVAE(LatentModel):
     def bound_terms(self, inputs: torch.Tensor, targets: torch.Tensor, head: LikelihoodHead, iw_samples: int,
                     max_decode: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The deterministic one-hot posterior has KL = log K per latent to the uniform prior over codes, so
-        -log p(x|z_q) + n_latents log K is the negative ELBO exactly (paper section 4.1)."""
+        -log p(x|z_q) + n_latents log K is the negative ELBO exactly (paper section 4.1). With N codebooks every
+        position has N latents."""
         idx = self.encode(inputs)
         nll = head.nll(self.decoder_params(idx), targets)
         rate = torch.full_like(nll, idx[0].numel() * math.log(self.num_codes))

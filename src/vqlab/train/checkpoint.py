@@ -8,6 +8,8 @@ Layout::
         optimizer.pt                     optimizer state and RNG states (loaded with weights_only=True)
         state.json                       step, wall time, format version
     RUN/checkpoints/latest               name of the newest complete checkpoint (replaced atomically)
+    RUN/checkpoints/best                 name of the checkpoint with the best validation PSNR (runs whose data
+                                         has a val split); never removed by the rotation that keeps the newest
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from vqlab.errors import VQLabError
 from vqlab.fileio import atomic_write_text
 
 FORMAT = "vqlab-checkpoint-1"
+CHECKPOINT_CHOICES = ("latest", "best")
 
 
 def _checkpoint_dirs(run_dir: Path) -> list[Path]:
@@ -42,7 +45,7 @@ def save_checkpoint(
     run_dir: Path, step: int, model: nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any],
     keep: int = 2,
 ) -> Path:
-    """Write a complete checkpoint for ``step``, point ``latest`` at it, keep the newest ``keep``."""
+    """Write a complete checkpoint for ``step``, point ``latest`` at it, keep the newest ``keep`` (and ``best``)."""
     root = run_dir / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     name = f"step_{step:08d}"
@@ -61,10 +64,54 @@ def save_checkpoint(
         shutil.rmtree(final)
     tmp.rename(final)
     atomic_write_text(root / "latest", name + "\n")
-    for old in _checkpoint_dirs(run_dir)[:-keep]:
-        if old != final:
-            shutil.rmtree(old, ignore_errors=True)
+    prune_checkpoints(run_dir, keep)
     return final
+
+
+def prune_checkpoints(run_dir: Path, keep: int) -> None:
+    """Remove every checkpoint folder but the newest ``keep``, the one ``latest`` names and the one ``best``
+    names."""
+    kept = {latest_checkpoint(run_dir), best_checkpoint(run_dir)}
+    for old in _checkpoint_dirs(run_dir)[:-keep]:
+        if old not in kept:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def mark_best(run_dir: Path, step: int, keep: int = 2) -> Path:
+    """Point ``best`` at the (complete) checkpoint of ``step``; the previous best is then pruned like any
+    checkpoint older than the newest ``keep``."""
+    root = run_dir / "checkpoints"
+    name = f"step_{step:08d}"
+    if not (root / name / "state.json").is_file():
+        raise VQLabError(f"cannot mark step {step} as best: {root / name} is not a complete checkpoint")
+    atomic_write_text(root / "best", name + "\n")
+    prune_checkpoints(run_dir, keep)
+    return root / name
+
+
+def best_checkpoint(run_dir: Path) -> Path | None:
+    """The checkpoint folder ``best`` names (best validation PSNR), or None when the run has none."""
+    pointer = run_dir / "checkpoints" / "best"
+    if not pointer.is_file():
+        return None
+    candidate = run_dir / "checkpoints" / pointer.read_text().strip()
+    return candidate if (candidate / "state.json").is_file() else None
+
+
+def find_checkpoint(run_dir: Path, which: str = "latest") -> Path:
+    """The checkpoint folder ``which`` (``latest`` or ``best``) of a run; VQLabError when it has none."""
+    if which not in CHECKPOINT_CHOICES:
+        raise VQLabError(f"unknown checkpoint {which!r} (choose from {', '.join(CHECKPOINT_CHOICES)})")
+    if which == "best":
+        ckpt = best_checkpoint(run_dir)
+        if ckpt is None:
+            raise VQLabError(f"run {run_dir} has no best checkpoint (it is chosen on a validation split; this run "
+                             "had none, or no evaluation yet); use the latest checkpoint")
+        return ckpt
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is None:
+        raise VQLabError(f"run {run_dir} has no checkpoint yet (train it first)")
+    return ckpt
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:

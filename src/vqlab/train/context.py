@@ -265,7 +265,7 @@ def fit_context(run_dir: str | Path, ccfg: ContextConfig, *, progress: bool = Tr
     ccfg.validate()
     run = load_run(run_dir, default_device())
     require_vqvae(run, "a context model")
-    if getattr(run.model, "num_codebooks", 1) != 1:
+    if run.model.num_codebooks != 1:
         raise VQLabError("the context model codes one code map per image; this run has several (residual VQ)")
     train_maps = code_maps(run, "train", ccfg.max_side)
     test_maps = code_maps(run, "test", ccfg.max_side)

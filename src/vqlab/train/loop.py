@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -12,14 +13,22 @@ import torch
 
 from vqlab import config as cfgmod
 from vqlab.data import load_dataset
-from vqlab.data.augment import flip_mask, hflip
+from vqlab.data.augment import crop_boxes, flip_mask, hflip, random_crop
 from vqlab.data.tasks import Task
 from vqlab.errors import VQLabError
+from vqlab.eval.chroma import fit_chroma_scale
 from vqlab.eval.metrics import autocast_context, evaluate_model, predict_rgb, task_target_rgb
 from vqlab.eval.samples import make_grid, save_png
 from vqlab.models.registry import build_model
 from vqlab.train import run as rundir
-from vqlab.train.checkpoint import latest_checkpoint, load_training_state, load_weights, read_state, save_checkpoint
+from vqlab.train.checkpoint import (
+    latest_checkpoint,
+    load_training_state,
+    load_weights,
+    mark_best,
+    read_state,
+    save_checkpoint,
+)
 from vqlab.train.device import default_device, resolve_precision
 from vqlab.train.distributed import (
     DistContext,
@@ -30,7 +39,9 @@ from vqlab.train.distributed import (
     mean_over_ranks,
     shutdown,
 )
+from vqlab.train.optim import make_optimizer
 from vqlab.train.schedule import budget_fraction, lr_factor
+from vqlab.train.validation import BestTracker, evaluate_validation, validation_subset
 
 NUM_SAMPLE_IMAGES = 8
 # Scalar fields of a model output logged in the training rows when the model has them (besides loss, recon_loss).
@@ -98,6 +109,8 @@ def _step_stats(out) -> dict[str, torch.Tensor]:
 def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train the model ``cfg`` describes into ``run_dir``; returns the final test metrics.
 
+    When the data has a val split (and ``--val-images`` > 0), every evaluation also scores a fixed subset of it
+    (rows with split ``val``) and the checkpoint with the best validation PSNR is kept as ``checkpoints/best``.
     With ``resume`` the run continues from its newest checkpoint (``cfg`` must be the run's own config,
     possibly with more steps). Under ``torchrun`` the global batch is split across ranks and rank 0 alone
     writes. The run directory's lock (:func:`vqlab.train.run.training_lock`) is held throughout, by rank 0.
@@ -148,7 +161,11 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
     dtype = resolve_precision(t.precision, device)
     model = build_model(cfg, task.in_channels, task.out_channels).to(device)
     model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.Adam(model.parameters(), lr=t.lr)
+    optimizer = make_optimizer(model, t.lr, t.weight_decay)
+    val_images = validation_subset(dataset.val, t.val_images)
+    if cfg.data.chroma_shrink and val_images is None:
+        raise VQLabError(f"--chroma-shrink fits its gain on a validation split; --data {cfg.data.dataset} has none"
+                         + (" (--val-images is 0)" if dataset.val is not None and dataset.val.shape[0] else ""))
 
     start_step, wall_offset = 0, 0.0
     ckpt = latest_checkpoint(run_dir) if resume else None
@@ -159,6 +176,7 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
         start_step, wall_offset = state["step"], float(state.get("wall_time", 0.0))
         if start_step > t.steps:
             raise VQLabError(f"run is at step {start_step}, beyond --steps {t.steps}")
+    best = BestTracker.from_run(run_dir, start_step) if ckpt is not None else BestTracker()
     barrier(ctx)
     if ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -191,6 +209,8 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
         for step in range(start_step + 1, t.steps + 1):
             mine = slice(ctx.rank * local_batch, (ctx.rank + 1) * local_batch)
             images = dataset.train[sampler(step - 1)[mine]]
+            if cfg.data.random_crop < 1:
+                images = random_crop(images, crop_boxes(t.seed, step, t.batch_size, cfg.data.random_crop)[mine])
             if cfg.data.hflip:
                 images = hflip(images, flip_mask(t.seed, step, t.batch_size)[mine])
             inputs, targets = task.prepare(images)
@@ -232,25 +252,44 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
             if step % t.log_every == 0 or last:
                 sums, n_sum = None, 0
 
+            improved, val_state = False, {}
             if step % t.eval_every == 0 or last:
                 if ctx.is_main:
-                    final = evaluate_model(model, task, dataset.test, batch_size=t.eval_batch_size,
+                    out_task = task
+                    if val_images is not None:
+                        val, out_task = evaluate_validation(model, task, val_images, shrink=cfg.data.chroma_shrink,
+                                                            batch_size=t.eval_batch_size, device=device, dtype=dtype)
+                        rundir.append_metrics(run_dir, {"split": "val", "step": step, "wall_time": round(wall, 3),
+                                                        **val})
+                        improved = best.offer(step, val["psnr"])
+                        val_state = {"val_psnr": val["psnr"]}
+                    final = evaluate_model(model, out_task, dataset.test, batch_size=t.eval_batch_size,
                                            device=device, dtype=dtype)
-                    _write_samples(run_dir / "samples" / f"step_{step:08d}.png", model, task, sample_images,
+                    _write_samples(run_dir / "samples" / f"step_{step:08d}.png", model, out_task, sample_images,
                                    device, dtype)
+                    shrunk = {"chroma_scale": out_task.chroma_scale} if cfg.data.chroma_shrink else {}
+                    val_state.update(shrunk)
                     rundir.append_metrics(run_dir, {"split": "test", "step": step, "wall_time": round(wall, 3),
-                                                    **final})
+                                                    **final, **shrunk})
                 model.train()
                 barrier(ctx)
+                improved = not agree(ctx, not improved)  # rank 0 decides; every rank then checkpoints
 
-            if step % t.checkpoint_every == 0 or last:
+            if step % t.checkpoint_every == 0 or last or improved:
                 if not agree(ctx, _all_finite(model)):
                     raise VQLabError(f"weights became non-finite at step {step}; training stopped. "
                                      f"Last good checkpoint: step {last_good}")
                 if ctx.is_main:
+                    if cfg.data.chroma_shrink and "chroma_scale" not in val_state:  # between evaluations
+                        scale = fit_chroma_scale(model, task, val_images, batch_size=t.eval_batch_size,
+                                                 device=device, dtype=dtype)
+                        model.train()
+                        val_state = {"chroma_scale": scale}
                     save_checkpoint(run_dir, step, model, optimizer,
-                                    {"wall_time": wall_offset + time.time() - t0, "world_size": ctx.world_size},
-                                    keep=t.keep_checkpoints)
+                                    {"wall_time": wall_offset + time.time() - t0, "world_size": ctx.world_size,
+                                     **val_state}, keep=t.keep_checkpoints)
+                    if improved:
+                        mark_best(run_dir, step, keep=t.keep_checkpoints)
                 barrier(ctx)
                 last_good = step
             if last:
@@ -259,5 +298,7 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
         bar.close()
     if not final and ckpt is not None and ctx.is_main:
         # Resumed a finished run: report its metrics without training further.
+        if cfg.data.chroma_shrink:
+            task = dataclasses.replace(task, chroma_scale=float(state.get("chroma_scale", 1.0)))
         final = evaluate_model(model, task, dataset.test, batch_size=t.eval_batch_size, device=device, dtype=dtype)
     return final

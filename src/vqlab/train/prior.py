@@ -77,9 +77,15 @@ class LoadedPrior:
 
 
 def require_vqvae(run: LoadedRun, what: str) -> LatentModel:
-    """The run's model, if its codes take a learned prior (the VQ-VAE's)."""
+    """The run's model, if its codes take a learned prior (the VQ-VAE's) and are one code map per image (the
+    PixelCNN prior, its code caches and the .vqz format hold one (h, w) map per image; a residual quantizer's N
+    maps are not supported yet)."""
     if not (run.model.discrete and run.model.prior == "learned"):
         raise VQLabError(f"{what} needs a VQ-VAE run; {run.run_dir} is a {run.config.model.name} run")
+    if run.model.num_codebooks > 1:
+        raise VQLabError(f"{what} works on one code map per image; {run.run_dir} uses --quantizer "
+                         f"{run.config.quantizer.name} with {run.model.num_codebooks} code maps per image, which "
+                         "the PixelCNN prior and the .vqz format do not support yet")
     return run.model
 
 
@@ -201,6 +207,7 @@ def _save_prior(run: LoadedRun, prior: GatedPixelCNN, counts: torch.Tensor, pcfg
 
 def load_prior(run: LoadedRun) -> LoadedPrior:
     """The run's trained prior in eval mode on the run's device; refused if it belongs to other VQ-VAE weights."""
+    require_vqvae(run, "a PixelCNN prior")
     folder = run.run_dir / PRIOR_DIR
     cfg_path, weights_path = folder / "config.json", folder / "model.safetensors"
     if not cfg_path.is_file() or not weights_path.is_file():

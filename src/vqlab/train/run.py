@@ -5,6 +5,7 @@ Every command after ``train`` takes a run directory; :func:`load_run` rebuilds i
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import fcntl
 import json
@@ -23,7 +24,14 @@ from vqlab.data.tasks import Task
 from vqlab.errors import VQLabError
 from vqlab.fileio import atomic_write_text
 from vqlab.models.registry import build_model
-from vqlab.train.checkpoint import fingerprint, latest_checkpoint, load_weights, read_state
+from vqlab.train.checkpoint import (
+    best_checkpoint,
+    find_checkpoint,
+    fingerprint,
+    latest_checkpoint,
+    load_weights,
+    read_state,
+)
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -146,7 +154,8 @@ class LoadedRun:
 
     ``image_size`` is the (H, W) of the training images, None for runs trained before it was recorded.
     ``checkpoint`` is the folder the weights came from and ``fingerprint`` theirs (see
-    :func:`run_fingerprint`); both None for a run assembled by hand.
+    :func:`run_fingerprint`); both None for a run assembled by hand. ``task.chroma_scale`` is the gain on the
+    predicted colour (colorize runs that predict it).
     """
 
     model: nn.Module
@@ -159,18 +168,31 @@ class LoadedRun:
     fingerprint: bytes | None = None
 
 
-def load_run(run_dir: str | Path, device: torch.device | str = "cpu") -> LoadedRun:
-    """Rebuild the model of a run from its newest checkpoint, in eval mode on ``device``."""
+def load_run(run_dir: str | Path, device: torch.device | str = "cpu", *, checkpoint: str = "latest",
+             chroma_scale: float | None = None) -> LoadedRun:
+    """Rebuild the model of a run from a checkpoint, in eval mode on ``device``.
+
+    ``checkpoint``: ``"latest"`` (the newest) or ``"best"`` (best validation PSNR; runs whose data had a val
+    split). ``chroma_scale`` (colorize runs that predict the colour): the gain on the predicted colour, 0 (gray)
+    to 1 (as predicted); None takes the run's own: the gain fitted on validation data and stored with the
+    checkpoint for runs trained with ``--chroma-shrink``, else 1.
+    """
     run_dir = Path(run_dir)
     cfg, extras = _read_config_file(run_dir)
     channels = extras["channels"]
     if channels not in (1, 3):
         raise VQLabError(f"{run_dir / CONFIG_FILE} does not record the data's channel count")
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is None:
-        raise VQLabError(f"run {run_dir} has no checkpoint yet (train it first)")
+    ckpt = find_checkpoint(run_dir, checkpoint)
     state = read_state(ckpt)
     task = Task(cfg.data.task, channels, cfg.data.color_space)
+    if chroma_scale is None and cfg.data.chroma_shrink:
+        chroma_scale = state.get("chroma_scale")
+        if not isinstance(chroma_scale, (int, float)):
+            raise VQLabError(f"checkpoint {ckpt} of a --chroma-shrink run records no chroma_scale")
+    if chroma_scale is not None:
+        if isinstance(chroma_scale, bool) or not isinstance(chroma_scale, (int, float)):
+            raise VQLabError(f"chroma_scale must be a number in [0, 1], not {chroma_scale!r}")
+        task = dataclasses.replace(task, chroma_scale=float(chroma_scale))
     model = build_model(cfg, task.in_channels, task.out_channels)
     weights_fingerprint = load_weights(ckpt, model)
     model.to(device).eval()
@@ -188,9 +210,21 @@ def run_fingerprint(run: LoadedRun) -> bytes:
     raise VQLabError(f"run {run.run_dir} has no checkpoint yet (train it first)")
 
 
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """All rows of a run's metrics.jsonl (a torn last line from a killed process is ignored)."""
-    path = run_dir / METRICS_FILE
+def best_summary(run_dir: Path) -> dict[str, Any] | None:
+    """The best checkpoint of a run: ``step``, ``val_psnr``, ``test_psnr`` (the test row logged at that step, if
+    any) and ``chroma_scale`` (--chroma-shrink runs); None when the run has no best checkpoint."""
+    ckpt = best_checkpoint(Path(run_dir))
+    if ckpt is None:
+        return None
+    state = read_state(ckpt)
+    tests = [r for r in read_metrics(Path(run_dir)) if r.get("split") == "test" and r.get("step") == state["step"]]
+    return {"step": state["step"], "val_psnr": state.get("val_psnr"),
+            "test_psnr": tests[-1].get("psnr") if tests else None, "chroma_scale": state.get("chroma_scale")}
+
+
+def read_jsonl(path: Path) -> list[Any]:
+    """The rows of a JSON-lines file (none when it is missing; a torn last line from a killed process is
+    ignored)."""
     if not path.is_file():
         return []
     rows = []
@@ -200,6 +234,22 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return rows
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """All rows of a run's metrics.jsonl."""
+    return read_jsonl(run_dir / METRICS_FILE)
+
+
+def training_state(run_dir: Path, cfg: cfgmod.Config) -> str:
+    """``partial`` (no checkpoint yet, or its newest is short of ``cfg``'s steps and time budget) or ``done``."""
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is None:
+        return "partial"
+    state = read_state(ckpt)
+    t = cfg.train
+    budget_spent = t.max_minutes is not None and float(state.get("wall_time", 0.0)) >= 60 * t.max_minutes
+    return "done" if state["step"] >= t.steps or budget_spent else "partial"
 
 
 def truncate_metrics(run_dir: Path, step: int) -> None:

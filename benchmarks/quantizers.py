@@ -1,0 +1,177 @@
+"""The quantizers side by side: each trained for the same wall time at several codebook sizes, then scored.
+
+For every dataset x codebook size x quantizer, ``vqlab train --max-minutes M`` trains a run into OUT/runs/NAME
+(one process at a time, so the runs do not compete for cores); a finished run is skipped and a started one is
+resumed, so the script can be run again after an interruption. Each finished run is then scored on its test
+split and the table is written to OUT/results.csv and OUT/quantizers.md:
+
+- test PSNR (dB), codebook usage (fraction of codes used on the test split; rvq: mean over its codebooks) and
+  perplexity of the test codes;
+- bits per image: the rate of the code maps under a uniform prior, N h w log2 K (what the .vqz bit-packing
+  stores, before entropy coding), and bits/dim, the VQ-VAE's bound on -log2 p(x) per dimension;
+- training steps reached, seconds per step, and the peak resident memory of the training process.
+
+Quantizers: vq (the paper's, vqlab defaults: EMA, k-means init, restarts), vq-rotation (with the rotation
+trick), fsq (``--fsq-levels auto``: the paper's levels for K, so K is the product of the levels), simvq, and
+rvq with 2 codebooks of 2^ceil(b/2) codes for a size 2^b (the same rate as the others except at odd b).
+
+    python benchmarks/quantizers.py --out study/quantizers --minutes 8     # photos and fashion-mnist, 2^9..2^16
+    python benchmarks/quantizers.py --out /tmp/q --toy --data folder:PATH  # seconds, tiny model (the test)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+SIZES = (2**9, 2**12, 2**14, 2**16)
+DATASETS = ("photos", "fashion-mnist")
+TOY_SIZES = (2**4, 2**5)
+TOY_MODEL = ["--hidden", "16", "-D", "8", "--batch-size", "8", "--precision", "fp32"]
+COLUMNS = [("dataset", "s"), ("quantizer", "s"), ("size", "d"), ("codes", "s"), ("psnr", ".2f"),
+           ("usage", ".3f"), ("perplexity", ".1f"), ("bits_per_image", ".0f"), ("bits_per_dim", ".3f"),
+           ("steps", "d"), ("sec_per_step", ".3f"), ("peak_mb", ".0f")]
+
+
+def variants(size: int) -> dict[str, list[str]]:
+    """Quantizer name -> its ``vqlab train`` flags at codebook size ``size`` (a power of two)."""
+    half = 2 ** math.ceil(math.log2(size) / 2)
+    return {
+        "vq": ["--quantizer", "vq", "-K", str(size)],
+        "vq-rotation": ["--quantizer", "vq", "--rotation-trick", "-K", str(size)],
+        "fsq": ["--quantizer", "fsq", "-K", str(size)],
+        "simvq": ["--quantizer", "simvq", "-K", str(size)],
+        "rvq": ["--quantizer", "rvq", "--num-codebooks", "2", "-K", str(half)],
+    }
+
+
+def _label(dataset: str) -> str:
+    return dataset.split(":")[0] if dataset.startswith("folder:") else dataset
+
+
+def train_run(run: Path, flags: list[str], log) -> None:
+    """Train (or resume) one run in its own process; its peak RSS is kept in RUN/peak_memory.json."""
+    resume = (run / "config.json").is_file()
+    cmd = [sys.executable, "-m", "vqlab", "train", "--out", str(run), "--no-progress", *flags]
+    if resume:
+        cmd.append("--resume")
+    run.mkdir(parents=True, exist_ok=True)
+    log(f"{'resume' if resume else 'train '} {run.name}")
+    with open(run / "train.log", "a") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage (ru_maxrss in KiB on Linux)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"{run.name} failed (exit {proc.returncode}); see {run / 'train.log'}")
+    peak_file = run / "peak_memory.json"
+    previous = json.loads(peak_file.read_text())["peak_mb"] if peak_file.is_file() else 0.0
+    peak_file.write_text(json.dumps({"peak_mb": max(previous, usage.ru_maxrss / 1024)}) + "\n")
+
+
+def finished(run: Path, minutes: float, steps: int) -> bool:
+    """The run's newest checkpoint has spent the time budget (or reached the step cap)."""
+    from vqlab.train.checkpoint import latest_checkpoint, read_state
+
+    ckpt = latest_checkpoint(run) if (run / "config.json").is_file() else None
+    if ckpt is None:
+        return False
+    state = read_state(ckpt)
+    return state["step"] >= steps or float(state.get("wall_time", 0.0)) >= 60 * minutes
+
+
+def score(run: Path, dataset: str, quantizer: str, size: int) -> dict[str, Any]:
+    """One row of the table for a finished run."""
+    from vqlab.data import load_dataset
+    from vqlab.experiments.evaluation import evaluate_run
+    from vqlab.train.run import load_run, read_metrics
+
+    m = evaluate_run(run, iw_samples=1)
+    loaded = load_run(run)
+    d = loaded.config.data
+    data = load_dataset(d.dataset, root=d.root, image_size=d.image_size, download=False)
+    dims = int(math.prod(data.test.shape[1:]))
+    train = [r for r in read_metrics(run) if r["split"] == "train"]
+    steps = train[-1]["step"]
+    q = loaded.config.quantizer
+    peak = run / "peak_memory.json"  # absent for a run trained by other means
+    codes = str(loaded.model.num_codes) + (f"x{loaded.model.num_codebooks}" if loaded.model.num_codebooks > 1 else "")
+    if q.name == "fsq":
+        codes += f" ({q.fsq_levels})"
+    return {
+        "dataset": dataset, "quantizer": quantizer, "size": size, "codes": codes, "psnr": m["psnr"],
+        "usage": m["codebook_usage"], "perplexity": m["perplexity"],
+        "bits_per_image": m["rate_bits_per_dim"] * dims, "bits_per_dim": m["bits_per_dim"], "steps": steps,
+        "sec_per_step": train[-1]["wall_time"] / max(steps, 1),
+        "peak_mb": json.loads(peak.read_text())["peak_mb"] if peak.is_file() else math.nan,
+    }
+
+
+def markdown(rows: list[dict[str, Any]], minutes: float) -> str:
+    """The results as a Markdown page: one table per dataset."""
+    lines = [f"# Quantizers at equal wall time ({minutes:g} min per run)", "",
+             ("bits/image: code rate under a uniform prior (N h w log2 K); bits/dim: the VQ-VAE bound; usage: "
+              "fraction of codes used on the test split (rvq: mean over codebooks)."), ""]
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        lines += [f"## {dataset}", "",
+                  ("| quantizer | size | codes | test PSNR | usage | perplexity | bits/image | bits/dim | steps "
+                   "| s/step | peak MB |"), "|" + " --- |" * 11]
+        for r in (r for r in rows if r["dataset"] == dataset):
+            cells = [format(r[k], f) if f != "s" else str(r[k]) for k, f in COLUMNS[1:]]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", type=Path, required=True, help="study folder (runs/, results.csv, quantizers.md)")
+    p.add_argument("--minutes", type=float, default=8.0, help="training wall time per run (8)")
+    p.add_argument("--data", default=",".join(DATASETS), help="comma list of datasets (photos,fashion-mnist)")
+    p.add_argument("--sizes", default=None, help="comma list of codebook sizes, powers of two (512,...,65536)")
+    p.add_argument("--quantizers", default=None, help="comma list (default: all)")
+    p.add_argument("--toy", action="store_true", help="tiny model, sizes 16,32 and 0.05 minutes (for tests)")
+    p.add_argument("--extra", default="", help="more vqlab train flags for every run, e.g. '--hidden 64'")
+    args = p.parse_args()
+    sizes = [int(v) for v in args.sizes.split(",")] if args.sizes else list(TOY_SIZES if args.toy else SIZES)
+    if any(s < 2 or s & (s - 1) for s in sizes):
+        p.error("--sizes must be powers of two")
+    minutes = 0.05 if args.toy and args.minutes == 8.0 else args.minutes
+    names = args.quantizers.split(",") if args.quantizers else list(variants(sizes[0]))
+    unknown = [n for n in names if n not in variants(sizes[0])]
+    if unknown:
+        p.error(f"unknown --quantizers {', '.join(unknown)} (choose from {', '.join(variants(sizes[0]))})")
+    steps = 10**9  # the time budget ends every run
+    common = ["--max-minutes", str(minutes), "--steps", str(steps), "--eval-every", str(steps),
+              "--checkpoint-every", "20" if args.toy else "500", "--log-every", "10" if args.toy else "50",
+              *(TOY_MODEL if args.toy else []), *args.extra.split()]
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    rows = []
+    for dataset in args.data.split(","):
+        for size in sizes:
+            for name in names:
+                run = args.out / "runs" / f"{_label(dataset)}-{name}-K{size}"
+                if not finished(run, minutes, steps):
+                    train_run(run, ["--data", dataset, *variants(size)[name], *common], log)
+                rows.append(score(run, _label(dataset), name, size))
+                r = rows[-1]
+                log(f"{run.name}: PSNR {r['psnr']:.2f} dB, usage {r['usage']:.3f}, {r['steps']} steps")
+    with open(args.out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[k for k, _ in COLUMNS])
+        writer.writeheader()
+        writer.writerows(rows)
+    (args.out / "quantizers.md").write_text(markdown(rows, minutes))
+    print(f"wrote {args.out / 'results.csv'} and {args.out / 'quantizers.md'}")
+
+
+if __name__ == "__main__":
+    main()

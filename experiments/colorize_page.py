@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""Write docs/colorize.md (and docs/figures/colorize/) from the runs of experiments/colorize_study.py.
+
+Reads whatever is finished: a study still running, or stopped part-way, gives a page with the finished runs and
+says how many are missing. Every number comes from the run directories (their checkpoints, metrics.jsonl and the
+cached whole-photo measurement RUN/photos.json); the combined run and the chosen recipe follow the study's rules.
+Run it directly to regenerate the page without training: python experiments/colorize_page.py --root ROOT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from colorize_study import (
+    AXES,
+    GOALS,
+    HELP_DB,
+    TOY_AXES,
+    VAL_SIDE,
+    collect,
+    photo_sets,
+    spread,
+)
+
+FIGURE_PHOTOS = ("plasma/ColorfulCups", "lomiri/friends", "mate/LadyBird", "cimg/parrot")
+FIGURE_HEIGHT = 160
+
+
+def _f(value: float, digits: int = 2, sign: bool = True) -> str:
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        return "–"
+    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
+def run_facts(run_dir: Path) -> dict[str, Any]:
+    """Steps done and planned, training wall time, best step of a run."""
+    from vqlab.train.checkpoint import find_checkpoint, read_state
+    from vqlab.train.run import read_config
+
+    cfg, _ = read_config(run_dir)
+    latest = read_state(find_checkpoint(run_dir, "latest"))
+    best = read_state(find_checkpoint(run_dir, "best"))
+    return {"steps": latest["step"], "planned": cfg.train.steps, "wall_min": latest.get("wall_time", math.nan) / 60,
+            "best_step": best["step"]}
+
+
+def variants(runs: dict[str, dict[str, Any]], order: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(label, variant, summary) rows in page order: each run as trained, then with chroma shrinkage."""
+    def key(label: str) -> tuple[float, str]:
+        axis = "baseline" if label.startswith("baseline") else label.split("=")[0]
+        return (order.index(axis) if axis in order else len(order), label)
+
+    rows = []
+    for label in sorted(runs, key=key):
+        for variant in ("trained", "shrink"):
+            if variant in runs[label]:
+                rows.append((label, variant, runs[label][variant]))
+    return rows
+
+
+def describe(label: str, variant: str, scale: float, run: dict[str, Any]) -> str:
+    """The page's name of a measured variant (a run trained with --chroma-shrink says so, with its gain)."""
+    name = label.replace("=", " ").replace("hidden ", "h=").replace("steps ", "steps=")
+    if variant == "shrink":
+        return name + f" + chroma shrinkage (s={scale:.2f})"
+    return name + (f" (--chroma-shrink, s={scale:.2f})" if "shrink" not in run else "")
+
+
+def goal_lines(s: dict[str, Any]) -> list[str]:
+    checks = [("mean gain on the validation photos", f">= {GOALS['val_mean_gain']:+.1f} dB",
+               _f(s["val_mean_gain"]) + " dB", s["val_mean_gain"] >= GOALS["val_mean_gain"]),
+              ("worst photo (validation and test)", f">= {GOALS['worst_gain']:+.1f} dB",
+               f"{_f(s['worst']['gain'])} dB ({s['worst']['photo']})", s["worst"]["gain"] >= GOALS["worst_gain"]),
+              ("colourfulness, share of the true photos'", f">= {GOALS['colour_ratio']:.0%}",
+               f"{s['colour_ratio']:.0%}", s["colour_ratio"] >= GOALS["colour_ratio"]),
+              ("mean gain on the test photos", f">= {GOALS['test_mean_gain']:+.1f} dB", _f(s["test_mean_gain"]) + " dB",
+               s["test_mean_gain"] >= GOALS["test_mean_gain"])]
+    out = ["| goal (from the issue) | target | chosen recipe | met |", "|---|---|---|---|"]
+    out += [f"| {name} | {target} | {got} | {'yes' if ok else '**no**'} |" for name, target, got, ok in checks]
+    return out
+
+
+def figure(path: Path, run_dir: str, scale: float | None, photos: list[tuple[str, Any]]) -> list[str]:
+    """gray | colorized | true for a few validation photos, one row each; returns their names."""
+    import numpy as np
+    from PIL import Image
+
+    import vqlab
+    from vqlab.images import save_image
+
+    model = vqlab.load(run_dir, checkpoint="best", chroma_scale=scale)
+    wanted = [item for item in photos if item[0] in FIGURE_PHOTOS] or photos[:4]
+    rows = []
+    for _, loader in wanted[:4]:
+        true = Image.fromarray(loader())
+        gray = true.convert("L").convert("RGB")
+        colour = model.colorize(true)
+        w = max(1, round(true.width * FIGURE_HEIGHT / true.height))
+        rows.append(np.concatenate([np.asarray(im.resize((w, FIGURE_HEIGHT), Image.Resampling.LANCZOS))
+                                    for im in (gray, colour, true)], axis=1))
+    width = max(r.shape[1] for r in rows)
+    canvas = np.full((FIGURE_HEIGHT * len(rows) + 4 * (len(rows) - 1), width, 3), 255, np.uint8)
+    for i, r in enumerate(rows):
+        canvas[i * (FIGURE_HEIGHT + 4):i * (FIGURE_HEIGHT + 4) + FIGURE_HEIGHT, :r.shape[1]] = r
+    save_image(path, Image.fromarray(canvas))
+    return [name for name, _ in wanted[:4]]
+
+
+def train_photos(data: str) -> str:
+    """How many photographs the training crops come from (photos-wide: those installed here)."""
+    if data != "photos-wide":
+        return "?"
+    from vqlab.data.photos_wide import select_photos
+
+    return str(len(select_photos().names("train")))
+
+
+def machine() -> str:
+    import torch
+
+    cpu = platform.processor() or "?"
+    if Path("/proc/cpuinfo").exists():
+        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                    if ln.startswith("model name")), cpu)
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, "
+            f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')} per run")
+
+
+def write_page(args: argparse.Namespace, study_seconds: float | None = None) -> Path:
+    from vqlab.fileio import atomic_write_text
+
+    root, docs = args.root, args.docs
+    data = args.toy_data if args.toy else "photos-wide"
+    photos = photo_sets(data)
+    found = collect(root, args, photos)
+    runs, order = found["runs"], ["baseline", *(TOY_AXES if args.toy else AXES), "combined"]
+    page = ["# Colorizing photographs it has never seen", "",
+            (f"Generated by `python experiments/colorize_study.py --root {root}` (resumable; the page alone: "
+            f"`python experiments/colorize_page.py --root {root}`). Machine: {machine()}."), "",
+            (f"Every run trains on the photos-wide training crops (32x32, {train_photos(data)} photographs; "
+             f"{len(photos['val'])} validation and {len(photos['test'])} test photographs), evaluates every 500 steps "
+            "on a fixed subset of the validation crops and keeps the checkpoint with the best validation PSNR "
+            "(`checkpoints/best`). That checkpoint is then measured on **whole photographs**: the validation "
+            f"photos shrunk to {VAL_SIDE} px on the longer side, and the test photos (astronaut, coffee, flower) "
+            "at full size, colorized with `vqlab.load(run, checkpoint=\"best\").colorize`. Per photo: the PSNR of "
+            "the colorized photo against the true one, the PSNR of the gray baseline (the photo's luminance, "
+            "what the input already is), the **gain** (their difference), and the colourfulness (Hasler & "
+            "Suesstrunk) as a share of the true photo's. *+ chroma shrinkage* rows are the same checkpoint with "
+            "its predicted colour scaled by the gain s fitted on the validation crops at that step "
+            "(`--chroma-shrink`, `vqlab/eval/chroma.py`)."), "",
+            *([(f"**Toy run** on `{data}` (a tiny model for a few steps, for the integration test): its numbers "
+               "say nothing about colorization."), ""] if args.toy else []),
+            ("The validation photos choose the checkpoint, the chroma gain, the combined run and the chosen "
+            "recipe, so their numbers flatter the choices somewhat; the three test photos choose nothing."), ""]
+    if found["missing"]:
+        page += [f"**{found['missing']} planned runs are not finished yet**; the tables show the finished ones.", ""]
+    if not runs:
+        page += ["No finished runs yet.", ""]
+    else:
+        rows = variants(runs, order)
+        baseline_gains = [runs[k]["trained"]["val_mean_gain"] for k in runs if k.startswith("baseline")]
+        # The recipes: the baseline's seed-0 run, each change and the combined run (the other seeds only measure
+        # the spread), each as trained and with chroma shrinkage.
+        recipes = [r for r in rows if not r[0].startswith("baseline seed")]
+        chosen = max(recipes, key=lambda r: r[2]["val_mean_gain"] if math.isfinite(r[2]["val_mean_gain"]) else -1e9)
+        label, variant, summary = chosen
+        scale = runs[label]["measured"]["variants"][variant]["chroma_scale"]
+        page += [f"## Result: {describe(label, variant, scale, runs[label])}", "",
+                 ("The chosen recipe is the measured variant with the highest mean gain on the validation photos "
+                 "(the baseline's other seeds only measure the spread)."),
+                 "", *goal_lines(summary), ""]
+        page += ["## One change at a time", "",
+                 ("| variant | steps | best step | training (min) | val mean gain (dB) | worst val photo (dB) | "
+                 "colourfulness | test mean gain (dB) |"), "|---|---|---|---|---|---|---|---|"]
+        for lab, var, s in rows:
+            facts = run_facts(Path(runs[lab]["run_dir"]))
+            sc = runs[lab]["measured"]["variants"][var]["chroma_scale"]
+            worst = s["val_worst"]
+            page.append(f"| {describe(lab, var, sc, runs[lab])} | {facts['steps']}/{facts['planned']} | {facts['best_step']} | "
+                        f"{facts['wall_min']:.1f} | {_f(s['val_mean_gain'])} | "
+                        f"{_f(worst['gain']) + ' (' + worst['photo'] + ')' if worst else '–'} | "
+                        f"{s['colour_ratio']:.0%} | {_f(s['test_mean_gain'])} |")
+        page += ["", (f"Baseline over {len(baseline_gains)} seed(s): validation mean gain "
+                 f"{_f(statistics.fmean(baseline_gains))} ± {spread(baseline_gains):.2f} dB (standard deviation)."),
+                 "", (f"Rule: a change *helps* when its validation mean gain beats the baseline's mean by more than "
+                 f"{HELP_DB} dB and by more than twice the baseline's seed standard deviation; the combined run "
+                 "takes every change that helps (the best value of each option) and `--chroma-shrink` when "
+                 "shrinkage helped the baseline."), ""]
+        plan = root / "combined-plan.json"
+        if plan.is_file():
+            rule = json.loads(plan.read_text())
+            page += [f"Margin used: {rule['margin']:.2f} dB. Helped: "
+                     + ("; ".join(rule["reasons"]) if rule["reasons"] else "nothing") + "."
+                     + ("" if rule["flags"] else " No combined run was trained."), ""]
+        page += [f"## Per photo: {describe(label, variant, scale, runs[label])}", "",
+                 ("| photo | split | size | gray PSNR (dB) | colorized PSNR (dB) | gain (dB) | colourfulness "
+                 "(output / true) |"), "|---|---|---|---|---|---|---|"]
+        for ph in runs[label]["measured"]["variants"][variant]["photos"]:
+            page.append(f"| {ph['photo']} | {ph['split']} | {ph['size'][0]}x{ph['size'][1]} | "
+                        f"{_f(ph['gray_psnr'], sign=False)} | {_f(ph['psnr'], sign=False)} | {_f(ph['gain'])} | "
+                        f"{ph['colorfulness']:.1f} / {ph['colorfulness_target']:.1f} ({ph['colorfulness_ratio']:.0%}) |")
+        fig = docs / "figures" / "colorize" / "val_photos.png"
+        names = figure(fig, runs[label]["run_dir"], None if variant == "trained" else scale, photos["val"])
+        page += ["", (f"Validation photos ({', '.join(names)}): gray input | colorized by the chosen recipe | true "
+                 "colours."), "", f"![gray, colorized, true]({fig.relative_to(docs).as_posix()})", ""]
+    page += ["## Commands and time", "", "```bash",
+             "OMP_NUM_THREADS=1 python experiments/colorize_study.py --root " + str(root)]
+    for stage in ("choices", "seeds", "combined"):
+        cmd = root / stage / "command.txt"
+        if cmd.is_file():
+            page.append("# " + stage + ": " + cmd.read_text().strip())
+    page += ["```", ""]
+    walls = {}
+    for lab, info in runs.items():
+        stage = Path(info["run_dir"]).parents[1].name
+        walls[stage] = walls.get(stage, 0.0) + run_facts(Path(info["run_dir"]))["wall_min"]
+    measure_min = sum(info["measured"]["seconds"] for info in runs.values()) / 60
+    page.append("Training wall time: " + (", ".join(f"{k} {v:.1f} min" for k, v in walls.items()) or "none")
+                + f"; whole-photo measurement {measure_min:.1f} min"
+                + (f"; this invocation of the study {study_seconds / 60:.0f} min." if study_seconds else "."))
+    page += ["", f"Page written {time.strftime('%Y-%m-%d %H:%M')}.", ""]
+    out = getattr(args, "output", None) or docs / "colorize.md"
+    atomic_write_text(out, "\n".join(page))
+    print(f"wrote {out}")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", type=Path, default=Path("studies/colorize"))
+    p.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
+    p.add_argument("--output", type=Path, default=None, help="page to write (default: DOCS/colorize.md)")
+    p.add_argument("--toy", action="store_true")
+    p.add_argument("--toy-data", default=None)
+    p.add_argument("--seeds", type=int, default=3)
+    write_page(p.parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""The colorization study (issue "A colorizer that helps on photos it has never seen"): trains colorizers on
+photos-wide, one change at a time against a baseline, and measures each on whole photographs; then writes
+docs/colorize.md (experiments/colorize_page.py). Resumable: run it again and it continues where it stopped.
+
+Stages, in order:
+
+  choices   one `vqlab sweep --vary` (ROOT/choices): the baseline, the default colorize recipe on photos-wide
+            (h=128, K=512, D=64, batch 32, Adam 1e-3 cosine, 3000 steps, ycbcr), and each of AXES changed alone:
+            --hflip, --random-crop 0.5, --weight-decay 0.1 and 1, --hidden 64 and 256, --steps 10000
+  seeds     the baseline again with seeds 1..N-1 (ROOT/seeds): the run-to-run spread the rules compare against
+  measure   every finished run's best checkpoint (chosen on the validation crops' PSNR during training) on whole
+            photographs: the validation photos shrunk to VAL_SIDE px on the longer side and the test photos
+            (astronaut, coffee, flower) at full size, each colorized with vqlab.load(run, checkpoint="best"),
+            as trained and with chroma shrinkage (the gain fitted on the validation crops at that step);
+            cached in RUN/photos.json
+  combined  one run (ROOT/combined) with every change that helped by the HELPS rule, with --chroma-shrink when
+            shrinkage helped the baseline; none when nothing helped
+  page      docs/colorize.md and docs/figures/colorize/ (experiments/colorize_page.py)
+
+The rules (printed on the page): a change *helps* when its mean gain over the gray baseline on the validation
+photos exceeds the baseline's (mean over its seeds) by more than HELP_DB and by more than twice the baseline's
+seed standard deviation; of several values of one option the best that helps is taken. The *chosen recipe* is
+the measured variant (each run but the extra baseline seeds, as trained and with chroma shrinkage) with the
+highest validation mean gain. The test photos choose nothing.
+
+Cost, estimated from a 200-step run of the baseline here (one thread, the 2-core machine shared with other
+jobs: 50 training steps in about 3.5 s, one evaluation (validation gain fit and scores, test scores) about 20 s):
+a 3000-step h=128 run about 6 min, so about 1.5-2 CPU-hours in all: the five h=128 choices and two extra seeds
+(about 45 min), h=64 (3 min), h=256 (about 20 min), 10000 steps (about 20 min), the combined run (5-20 min) and
+the measurement (a few seconds per run). On a busier machine the wall time grows accordingly; --max-minutes caps
+each run (the cosine rate then anneals over the budget).
+
+--toy runs every stage at toy size on --toy-data (a folder:PATH with train/, val/ and test/ subfolders), for the
+integration test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from vqlab.fileio import atomic_write_json, atomic_write_text
+
+RECIPE = ["--data", "photos-wide", "--task", "colorize", "--eval-every", "500", "--checkpoint-every", "500",
+          "--log-every", "50"]
+# Option (sweep flag) -> values; the first is the baseline's (the default), the others are tried one at a time.
+AXES = {"hflip": ["false", "true"], "random-crop": ["1", "0.5"], "weight-decay": ["0", "0.1", "1"],
+        "hidden": ["128", "64", "256"], "steps": ["3000", "10000"]}
+TOY_CONFIG = {"model": {"hidden": 16, "num_embeddings": 32, "embedding_dim": 8},
+              "train": {"steps": 8, "batch_size": 8, "precision": "fp32", "eval_every": 4, "checkpoint_every": 4,
+                        "log_every": 2}}
+TOY_AXES = {"hflip": ["false", "true"], "random-crop": ["1", "0.5"], "hidden": ["16", "8"]}
+HELP_DB = 0.1
+VAL_SIDE = 512
+GOALS = {"val_mean_gain": 0.5, "worst_gain": -0.5, "colour_ratio": 0.6, "test_mean_gain": 2.0}
+MEASURE_VERSION = 1
+# (config section, field) of each axis, to tell which option a run changed.
+FIELDS = {"hflip": ("data", "hflip"), "random-crop": ("data", "random_crop"),
+          "weight-decay": ("train", "weight_decay"), "hidden": ("model", "hidden"), "steps": ("train", "steps")}
+
+
+def log(line: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
+
+
+def sweep(out: Path, args: list[str]) -> None:
+    """``vqlab sweep --out OUT ARGS`` in a subprocess; records the command in OUT/command.txt."""
+    cmd = [sys.executable, "-m", "vqlab", "sweep", "--out", str(out), "--no-figures", *args]
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "command.txt", "OMP_NUM_THREADS=1 vqlab " + " ".join(cmd[3:]) + "\n")
+    log(" ".join(["vqlab", *cmd[3:]]))
+    subprocess.run(cmd, check=True)
+
+
+def base_args(args: argparse.Namespace) -> list[str]:
+    """The recipe every sweep shares (data, task, evaluation intervals, time budget)."""
+    if args.toy:
+        config = args.root / "toy-config.json"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(config, json.dumps(TOY_CONFIG) + "\n")
+        base = ["--config", str(config), "--data", args.toy_data, "--task", "colorize"]
+    else:
+        base = list(RECIPE)
+    return base + (["--max-minutes", str(args.max_minutes)] if args.max_minutes else [])
+
+
+def axes(args: argparse.Namespace) -> dict[str, list[str]]:
+    return TOY_AXES if args.toy else AXES
+
+
+# ---- photographs -------------------------------------------------------------------------------------------
+
+
+def photo_sets(data: str) -> dict[str, list[tuple[str, Any]]]:
+    """The whole photographs to measure on: ``{"val": [(name, loader)], "test": [...]}``; ``loader()`` gives the
+    picture as a uint8 (H, W, 3) array (val shrunk to VAL_SIDE px on the longer side, test at full size)."""
+    import numpy as np
+
+    if data == "photos-wide":
+        from vqlab.data.photos_wide import select_photos
+
+        selection = select_photos()
+        by_name = {p.name: p for p in selection.photos}
+        return {"val": [(n, lambda p=by_name[n]: p.load(VAL_SIDE)) for n in selection.names("val")],
+                "test": [(n, lambda p=by_name[n]: p.load(None)) for n in selection.names("test")]}
+    if data.startswith("folder:"):
+        from vqlab.data.folder import find_images
+        from vqlab.images import load_image_file
+
+        root = Path(data[len("folder:"):])
+
+        def load(path: Path, side: int | None) -> Any:
+            image = load_image_file(path)
+            if side is not None and max(image.size) > side:
+                image.thumbnail((side, side))
+            return np.asarray(image, dtype=np.uint8)
+
+        return {split: [(rel, lambda f=root / split / rel, s=side: load(f, s)) for rel in find_images(root / split)]
+                for split, side in (("val", VAL_SIDE), ("test", None))}
+    raise SystemExit(f"error: the study measures photos-wide or a folder:PATH with val/ and test/, not {data}")
+
+
+def measure_variant(run_dir: Path, photos: dict[str, list], chroma_scale: float | None) -> list[dict[str, Any]]:
+    """Per-photo scores of the run's best checkpoint with the given chroma gain (None: as trained)."""
+    import numpy as np
+    import torch
+
+    import vqlab
+    from vqlab.eval.colorize import photo_scores
+
+    model = vqlab.load(run_dir, checkpoint="best", chroma_scale=chroma_scale)
+    rows = []
+    for split, items in photos.items():
+        for name, loader in items:
+            true = np.array(loader(), dtype=np.uint8)
+            out = np.array(model.colorize(true), dtype=np.uint8)
+            tensor = [torch.from_numpy(a).permute(2, 0, 1).float() / 255 for a in (out, true)]
+            rows.append({"photo": name, "split": split, "size": [true.shape[1], true.shape[0]],
+                         **photo_scores(*tensor)})
+    return rows
+
+
+def best_val_row(run_dir: Path) -> dict[str, Any]:
+    """The validation metrics row of the run's best checkpoint."""
+    from vqlab.train.checkpoint import find_checkpoint, read_state
+    from vqlab.train.run import read_metrics
+
+    step = read_state(find_checkpoint(run_dir, "best"))["step"]
+    rows = [r for r in read_metrics(run_dir) if r.get("split") == "val" and r.get("step") == step]
+    return rows[-1]
+
+
+def measure_run(run_dir: Path, photos: dict[str, list]) -> dict[str, Any]:
+    """Measure a finished run (cached in RUN/photos.json, keyed by its best step and the photos)."""
+    from vqlab.train.checkpoint import find_checkpoint, read_state
+    from vqlab.train.run import read_config
+
+    cfg, _ = read_config(run_dir)
+    best = read_state(find_checkpoint(run_dir, "best"))
+    key = {"version": MEASURE_VERSION, "best_step": best["step"],
+           "photos": {split: [name for name, _ in items] for split, items in photos.items()}}
+    cache = run_dir / "photos.json"
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("key") == key:
+            return cached
+    except (OSError, json.JSONDecodeError):
+        pass
+    t0 = time.time()
+    variants = {"trained": {"chroma_scale": best.get("chroma_scale", 1.0) if cfg.data.chroma_shrink else 1.0,
+                            "photos": measure_variant(run_dir, photos, None)}}
+    if not cfg.data.chroma_shrink:
+        scale = float(best_val_row(run_dir)["fitted_chroma_scale"])
+        variants["shrink"] = {"chroma_scale": scale, "photos": measure_variant(run_dir, photos, scale)}
+    result = {"key": key, "best": best, "seconds": round(time.time() - t0, 1), "variants": variants}
+    atomic_write_json(cache, result)
+    return result
+
+
+def finished_runs(sweep_dir: Path) -> tuple[list[Path], int]:
+    """The finished run folders of a sweep (trained to their steps or their time budget) and how many planned
+    runs are not finished."""
+    from vqlab.experiments.sweep import read_plan
+    from vqlab.train.run import read_config, training_state
+
+    if not (sweep_dir / "sweep.json").is_file():
+        return [], 0
+    done, missing = [], 0
+    for planned in read_plan(sweep_dir)["runs"]:
+        run_dir = sweep_dir / "runs" / planned["name"]
+        if (run_dir / "config.json").is_file() and training_state(run_dir, read_config(run_dir)[0]) == "done":
+            done.append(run_dir)
+        else:
+            missing += 1
+    return done, missing
+
+
+# ---- summaries and rules -----------------------------------------------------------------------------------
+
+
+def summarise(photos: list[dict[str, Any]]) -> dict[str, Any]:
+    """Means and extremes of one variant's per-photo scores."""
+    val = [p for p in photos if p["split"] == "val"]
+    test = [p for p in photos if p["split"] == "test"]
+    worst = min(photos, key=lambda p: p["gain"])
+    return {
+        "val_mean_gain": statistics.fmean(p["gain"] for p in val) if val else math.nan,
+        "val_worst": min(val, key=lambda p: p["gain"]) if val else None,
+        "colour_ratio": (sum(p["colorfulness"] for p in val) / sum(p["colorfulness_target"] for p in val)
+                         if val else math.nan),
+        "test_mean_gain": statistics.fmean(p["gain"] for p in test) if test else math.nan,
+        "worst": worst,
+    }
+
+
+def changed_option(run_dir: Path, baseline: dict[str, Any]) -> tuple[str, str] | None:
+    """(axis, value) that a run of the choices sweep changed from the baseline; None for the baseline itself."""
+    from vqlab.train.run import read_config
+
+    cfg, _ = read_config(run_dir)
+    for axis, base in baseline.items():
+        section, name = FIELDS[axis]
+        value = getattr(getattr(cfg, section), name)
+        if value != base:
+            return axis, str(value).lower() if isinstance(value, bool) else f"{value:g}"
+    return None
+
+
+def baseline_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The baseline's value of every axis, as the config holds it."""
+    kinds = {"hflip": lambda v: v == "true", "random-crop": float, "weight-decay": float, "hidden": int, "steps": int}
+    return {axis: kinds[axis](values[0]) for axis, values in axes(args).items()}
+
+
+def spread(gains: list[float]) -> float:
+    return statistics.stdev(gains) if len(gains) > 1 else 0.0
+
+
+def helping_changes(results: dict[str, dict[str, Any]], baseline_gains: list[float]) -> dict[str, Any]:
+    """The HELPS rule of the module notes: ``{"flags": [...], "shrink": bool, "margin": dB, "reasons": [...]}``.
+
+    ``results`` maps a run label (``baseline``, ``hflip=true``, ...) to its measurement summary per variant."""
+    base = statistics.fmean(baseline_gains)
+    margin = max(HELP_DB, 2 * spread(baseline_gains))
+    best_per_axis: dict[str, tuple[float, str]] = {}
+    for label, res in results.items():
+        if "=" not in label:
+            continue
+        axis, value = label.split("=", 1)
+        gain = res["trained"]["val_mean_gain"]
+        if gain - base > margin and gain > best_per_axis.get(axis, (-math.inf, ""))[0]:
+            best_per_axis[axis] = (gain, value)
+    flags: list[str] = []
+    reasons = []
+    for axis, (gain, value) in sorted(best_per_axis.items()):
+        flags += [f"--{axis}", value]  # sweep flags: booleans take a value too (--hflip true)
+        reasons.append(f"{axis}={value}: {gain:+.2f} dB against {base:+.2f} dB")
+    shrunk = [r["shrink"]["val_mean_gain"] for label, r in results.items() if label == "baseline" and "shrink" in r]
+    shrink = bool(shrunk) and shrunk[0] - base > margin
+    if shrink:
+        reasons.append(f"chroma shrinkage: {shrunk[0]:+.2f} dB against {base:+.2f} dB")
+    return {"flags": flags, "shrink": shrink, "margin": margin, "baseline": base, "reasons": reasons}
+
+
+def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None = None) -> dict[str, Any]:
+    """Measure (or read the measurement of) every finished run: ``{"runs": {label: {...}}, "missing": n}``."""
+    photos = photos if photos is not None else photo_sets(args.toy_data if args.toy else "photos-wide")
+    baseline = baseline_values(args)
+    runs: dict[str, dict[str, Any]] = {}
+    missing = 0
+    for stage in ("choices", "seeds", "combined"):
+        done, left = finished_runs(root / stage)
+        missing += left
+        for run_dir in done:
+            if stage == "choices":
+                change = changed_option(run_dir, baseline)
+                label = "baseline" if change is None else f"{change[0]}={change[1]}"
+            else:
+                label = f"baseline seed {run_dir.name.lstrip('s')}" if stage == "seeds" else "combined"
+            measured = measure_run(run_dir, photos)
+            runs[label] = {"run_dir": str(run_dir), "measured": measured,
+                           **{v: summarise(m["photos"]) for v, m in measured["variants"].items()}}
+    return {"runs": runs, "missing": missing}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--root", type=Path, default=Path("studies/colorize"), help="folder of the sweeps")
+    p.add_argument("--stages", default="choices,seeds,measure,combined,page")
+    p.add_argument("--seeds", type=int, default=3, help="baseline seeds (the first is trained in 'choices')")
+    p.add_argument("--max-minutes", type=float, default=120.0,
+                   help="training time budget of each run in minutes (120; cosine then anneals over it)")
+    p.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
+    p.add_argument("--toy", action="store_true", help="tiny model, few steps, on --toy-data (integration test)")
+    p.add_argument("--toy-data", default=None, help="folder:PATH with train/, val/ and test/ subfolders")
+    args = p.parse_args(argv)
+    if args.toy and not (args.toy_data or "").startswith("folder:"):
+        p.error("--toy needs --toy-data folder:PATH")
+    stages = args.stages.split(",")
+    unknown = set(stages) - {"choices", "seeds", "measure", "combined", "page"}
+    if unknown:
+        p.error(f"unknown stages: {', '.join(sorted(unknown))}")
+    base = base_args(args)
+    t0 = time.time()
+    if "choices" in stages:
+        sweep(args.root / "choices", [*base, "--vary", *[x for a, v in axes(args).items() for x in (f"--{a}",
+                                                                                                  ",".join(v))]])
+    if "seeds" in stages and args.seeds > 1:
+        sweep(args.root / "seeds", [*base, "--seed", ",".join(str(s) for s in range(1, args.seeds))])
+    if "measure" in stages or "combined" in stages:
+        found = collect(args.root, args)
+        log(f"measured {len(found['runs'])} runs ({found['missing']} planned runs not finished)")
+    if "combined" in stages:
+        gains = [r["trained"]["val_mean_gain"] for label, r in found["runs"].items() if label.startswith("baseline")]
+        if not gains or found["missing"]:
+            log("combined: waiting for the baseline and every choice to finish")
+        else:
+            rule = helping_changes(found["runs"], gains)
+            atomic_write_json(args.root / "combined-plan.json", rule)
+            if not rule["flags"]:
+                log("combined: no training change helped by the rule; no combined run")
+            else:
+                sweep(args.root / "combined",
+                      [*base, *rule["flags"], *(["--chroma-shrink", "true"] if rule["shrink"] else [])])
+                collect(args.root, args)
+    if "page" in stages:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from colorize_page import write_page
+
+        write_page(args, study_seconds=time.time() - t0)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""The colorization study (experiments/colorize_study.py, colorize_page.py) at toy size on a generated folder with
+train/, val/ and test/ subfolders: it trains the choices and the seeds, measures whole photographs with the best
+checkpoints, applies its rules and writes the page; run again, it trains nothing new."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_images
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _study():
+    sys.path.insert(0, str(ROOT / "experiments"))
+    try:
+        import colorize_study
+    finally:
+        sys.path.pop(0)
+    return colorize_study
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, *args], check=False, cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def _summary(gain: float, shrunk: float | None = None) -> dict:
+    out = {"trained": {"val_mean_gain": gain}}
+    if shrunk is not None:
+        out["shrink"] = {"val_mean_gain": shrunk}
+    return out
+
+
+def test_helping_changes_rule():
+    study = _study()
+    results = {"baseline": _summary(0.0, 0.5), "baseline seed 1": _summary(0.1), "hflip=true": _summary(0.05),
+               "weight-decay=0.1": _summary(0.6), "weight-decay=1": _summary(0.9), "hidden=64": _summary(-1.0)}
+    rule = study.helping_changes(results, [0.0, 0.1])
+    assert rule["margin"] == pytest.approx(max(study.HELP_DB, 2 * 0.0707), rel=1e-2)
+    assert rule["flags"] == ["--weight-decay", "1"]  # the best value of the one option that helped
+    assert rule["shrink"]  # +0.5 dB with the fitted chroma gain
+    wide = study.helping_changes(results, [0.0, 0.8])  # a large seed spread: nothing is distinguishable
+    assert wide["flags"] == [] and not wide["shrink"]
+
+
+def test_study_and_page_at_toy_size(tmp_path):
+    data = tmp_path / "data"
+    for split, n, seed in (("train", 24, 0), ("val", 4, 1), ("test", 3, 2)):
+        make_images(data / split, n=n, seed=seed)
+    root, docs = tmp_path / "studies", tmp_path / "docs"
+    args = ["--root", str(root), "--toy", "--toy-data", f"folder:{data}", "--docs", str(docs), "--seeds", "2"]
+    proc = _run(str(ROOT / "experiments" / "colorize_study.py"), *args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "measured 5 runs (0 planned runs not finished)" in proc.stdout
+    page = (docs / "colorize.md").read_text()
+    assert "**Toy run**" in page and "| goal (from the issue) |" in page
+    for label in ("| baseline |", "| hflip true |", "| random-crop 0.5 |", "| h=8 |", "| baseline seed 1 |",
+                  "+ chroma shrinkage (s="):
+        assert label in page, label
+    assert "| img_000.png | val | 16x16 |" in page and "| img_000.png | test | 16x16 |" in page
+    assert (docs / "figures" / "colorize" / "val_photos.png").is_file()
+    plan = json.loads((root / "combined-plan.json").read_text())
+    assert set(plan) == {"flags", "shrink", "margin", "baseline", "reasons"}
+    measured = json.loads((root / "choices" / "runs").glob("*-s0").__next__().joinpath("photos.json").read_text())
+    assert [p["split"] for p in measured["variants"]["trained"]["photos"]] == ["val"] * 4 + ["test"] * 3
+    # again: every run is finished and measured, so nothing is trained or measured twice
+    stamps = {p: p.stat().st_mtime_ns for p in root.rglob("photos.json")}
+    proc = _run(str(ROOT / "experiments" / "colorize_study.py"), *args, "--stages", "choices,measure", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "0 to train" in proc.stdout
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("photos.json")} == stamps

@@ -1,0 +1,40 @@
+"""benchmarks/quantizers.py (the quantizers side by side at equal wall time) at toy size: every quantizer trains
+for a few seconds on a tiny folder dataset, the table is written, and a second invocation skips finished runs."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"), OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, str(ROOT / "benchmarks" / "quantizers.py"), *args], check=False,
+                          env=env, capture_output=True, text=True, timeout=900)
+
+
+def test_study_at_toy_size(image_folder, tmp_path):
+    out = tmp_path / "study"
+    args = ["--out", str(out), "--toy", "--sizes", "16", "--data", f"folder:{image_folder}"]
+    proc = _run(*args)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(out / "results.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["quantizer"] for r in rows] == ["vq", "vq-rotation", "fsq", "simvq", "rvq"]
+    for r in rows:
+        assert float(r["psnr"]) > 0 and 0 < float(r["usage"]) <= 1 and int(r["steps"]) >= 1
+        assert float(r["sec_per_step"]) > 0 and float(r["peak_mb"]) > 50
+    by = {r["quantizer"]: r for r in rows}
+    # 32x32 images, an 8x8 grid: 64 log2(16) = 256 bits; rvq: 2 codebooks of 4 codes = the same rate
+    assert float(by["vq"]["bits_per_image"]) == pytest.approx(256) == float(by["rvq"]["bits_per_image"])
+    assert by["fsq"]["codes"] == "16 (4,4)" and by["rvq"]["codes"] == "4x2"
+    page = (out / "quantizers.md").read_text()
+    assert "| quantizer | size | codes | test PSNR |" in page and page.count("\n| ") >= 6
+    again = _run(*args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "train " not in again.stdout and "resume" not in again.stdout  # finished runs are not trained again

@@ -1,0 +1,72 @@
+"""Models shipped inside the package: they load by name, reproduce the test metrics on their cards, and the CLI
+uses them when it is given images but no run directory."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+import vqlab
+from tests.conftest import run_cli
+from vqlab import shipped
+from vqlab.eval.metrics import evaluate_model
+
+SUBSETS = Path(__file__).resolve().parent / "shipped"
+
+
+def test_the_promised_models_are_shipped_small():
+    assert {"photos", "colorize", "fashion"} <= set(shipped.names())
+    total = sum(p.stat().st_size for p in shipped.SHIPPED_DIR.rglob("*") if p.is_file())
+    assert total < 20e6
+
+
+@pytest.mark.parametrize("name", shipped.names())
+def test_shipped_model_reproduces_its_card(name):
+    card = shipped.card(name)
+    model = vqlab.load(name, device="cpu")
+    assert model.task == card["task"] and model.step == card["step"]
+    images = load_file(str(SUBSETS / f"{name}.safetensors"))["images"]
+    assert images.shape[0] == card["subset_images"]
+    metrics = evaluate_model(model.run.model, model.run.task, images, batch_size=64, device=torch.device("cpu"))
+    for key, value in card["metrics"].items():
+        assert metrics[key] == pytest.approx(value, rel=1e-3, abs=1e-4), key
+
+
+def test_unknown_name_lists_the_shipped_models():
+    with pytest.raises(vqlab.VQLabError, match="shipped"):
+        vqlab.load("no-such-model")
+
+
+def test_colorize_without_a_run_directory_uses_the_shipped_colorizer(tmp_path):
+    rng = np.random.default_rng(0)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)).save(photo)
+    out = tmp_path / "photo_colour.png"
+    proc = run_cli("colorize", str(photo), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size == (53, 37)
+    proc = run_cli("reconstruct", "photos", str(photo), "-o", str(tmp_path / "r.png"))
+    assert proc.returncode == 0, proc.stderr
+    colour = vqlab.load("colorize", device="cpu").colorize(Image.open(photo))
+    assert colour.size == (53, 37)
+
+
+def test_models_command_lists_every_shipped_model():
+    proc = run_cli("models")
+    assert proc.returncode == 0, proc.stderr
+    for name in shipped.names():
+        assert f"{name}:" in proc.stdout and shipped.card(name)["command"] in proc.stdout
+
+
+def test_shipped_fashion_model_samples_and_mixes_without_the_data():
+    model = vqlab.load("fashion", device="cpu")
+    samples = model.sample(4, temperature=0.7, seed=3)
+    assert len(samples) == 4 and all(im.size == (28, 28) for im in samples)
+    again = model.sample(4, temperature=0.7, seed=3)
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(samples, again))
+    images = load_file(str(SUBSETS / "fashion.safetensors"))["images"]
+    a, b = (Image.fromarray(images[i, 0].numpy()) for i in (0, 1))
+    assert model.mix(a, b, mode="top-bottom").size == (28, 28)
