@@ -70,3 +70,10 @@ def test_shipped_fashion_model_samples_and_mixes_without_the_data():
     images = load_file(str(SUBSETS / "fashion.safetensors"))["images"]
     a, b = (Image.fromarray(images[i, 0].numpy()) for i in (0, 1))
     assert model.mix(a, b, mode="top-bottom").size == (28, 28)
+
+
+def test_sample_command_takes_a_shipped_model_name(tmp_path):
+    out = tmp_path / "samples.png"
+    proc = run_cli("sample", "fashion", "-n", "4", "--seed", "1", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size[0] > 28

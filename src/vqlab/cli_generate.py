@@ -33,14 +33,14 @@ def add_prior(sub: Any) -> None:
 
 def add_generation(sub: Any) -> None:
     p = sub.add_parser("sample", help="new images from a run's prior (VQ-VAE: its PixelCNN; VAE: N(0, I))")
-    p.add_argument("run", type=Path)
+    p.add_argument("run", type=Path, help="run directory or shipped model's name (e.g. fashion)")
     p.add_argument("-n", type=int, default=64, help="number of images (64)")
     p.add_argument("--temperature", type=float, default=1.0, help="divides the prior's logits / scales z (1.0)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-o", "--output", type=Path, required=True,
                    help="grid image to write; the extension sets the format (.png, .jpg, ...)")
     p = sub.add_parser("mix", help="mix the latents of two images (splice by a mask, or interpolate)")
-    p.add_argument("run", type=Path)
+    p.add_argument("run", type=Path, help="run directory or shipped model's name (e.g. fashion)")
     p.add_argument("a", type=Path, metavar="A")
     p.add_argument("b", type=Path, metavar="B")
     p.add_argument("-o", "--output", type=Path, required=True,
@@ -139,10 +139,12 @@ def cmd_prior(args: argparse.Namespace) -> int:
 
 
 def _load_for_generation(run: Path):
+    """A run directory, or a shipped model's name (``vqlab sample fashion -o s.png``)."""
+    from vqlab import shipped
     from vqlab.train.device import default_device
     from vqlab.train.run import load_run
 
-    return load_run(run, default_device())
+    return load_run(shipped.resolve(run), default_device())
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
