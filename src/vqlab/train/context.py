@@ -33,6 +33,7 @@ from vqlab.errors import VQLabError
 from vqlab.fileio import atomic_write, atomic_write_json
 from vqlab.models.context import WavefrontContextModel, all_contexts
 from vqlab.train.checkpoint import fingerprint
+from vqlab.train.fit import fit_steps
 from vqlab.train.prior import require_vqvae
 from vqlab.train.run import LoadedRun, run_fingerprint
 
@@ -169,8 +170,6 @@ def context_nll(model: WavefrontContextModel, contexts: torch.Tensor, targets: t
 def train_context(run: LoadedRun, train_maps: list[np.ndarray], test_maps: list[np.ndarray], ccfg: ContextConfig,
                   *, progress: bool = True) -> dict[str, Any]:
     """Train the context model on ``train_maps``, store it in ``RUN/context``, return its metrics."""
-    from tqdm import tqdm
-
     ccfg.validate()
     k = require_vqvae(run, "a context model").num_codes
     torch.manual_seed(ccfg.seed)
@@ -183,31 +182,16 @@ def train_context(run: LoadedRun, train_maps: list[np.ndarray], test_maps: list[
     folder = run.run_dir / CONTEXT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     metrics_path = folder / "metrics.jsonl"
-    metrics_path.unlink(missing_ok=True)
-    start, step, running = time.perf_counter(), 0, []
-    bar = tqdm(total=ccfg.steps, disable=not progress, dynamic_ncols=True, desc="context model")
-    model.train()
-    while step < ccfg.steps:
+
+    def step_loss() -> torch.Tensor:
         idx = torch.randint(0, len(y), (ccfg.batch_size,), generator=gen)
-        loss = model(x[idx], y[idx]).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        step += 1
-        running.append(loss.item())
-        bar.update(1)
-        minutes = (time.perf_counter() - start) / 60
-        if step % ccfg.log_every == 0 or step == ccfg.steps:
-            row = {"split": "train", "step": step, "wall_time": round(minutes * 60, 3),
-                   "nll_bits_per_code": float(np.mean(running)) / LN2}
-            running = []
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
-            bar.set_postfix({"bits/code": f"{row['nll_bits_per_code']:.3f}"})
-        if ccfg.max_minutes is not None and minutes >= ccfg.max_minutes:
-            break
-    bar.close()
+        return model(x[idx], y[idx]).loss
+
+    model.train()
+    step, start = fit_steps(step_loss, opt, steps=ccfg.steps, log_every=ccfg.log_every,
+                            max_minutes=ccfg.max_minutes, metrics_path=metrics_path,
+                            metric="nll_bits_per_code", desc="context model", progress=progress,
+                            after_step=sched.step)
     model.eval()
     counts = torch.from_numpy(np.bincount(y.numpy(), minlength=k)).long()
     freq = (counts.double() + 1) / (counts.double() + 1).sum()

@@ -32,6 +32,7 @@ from vqlab.fileio import atomic_write, atomic_write_json
 from vqlab.models.base import LatentModel
 from vqlab.models.pixelcnn import GatedPixelCNN
 from vqlab.train.checkpoint import fingerprint
+from vqlab.train.fit import fit_steps
 from vqlab.train.run import LoadedRun, run_fingerprint  # the fingerprint of the weights a run was loaded with
 
 PRIOR_DIR = "prior"
@@ -138,8 +139,6 @@ def prior_nll(prior: GatedPixelCNN, codes: np.ndarray, batch_size: int = 256) ->
 def train_prior(run: LoadedRun, train_codes: np.ndarray, test_codes: np.ndarray, pcfg: PriorConfig, *,
                 progress: bool = True) -> tuple[LoadedPrior, dict[str, Any]]:
     """Train a PixelCNN on the training code maps, store it in ``RUN/prior``, return it with its test metrics."""
-    from tqdm import tqdm
-
     from vqlab.train.device import resolve_precision
 
     pcfg.validate()
@@ -155,31 +154,16 @@ def train_prior(run: LoadedRun, train_codes: np.ndarray, test_codes: np.ndarray,
     folder = run.run_dir / PRIOR_DIR
     folder.mkdir(parents=True, exist_ok=True)
     metrics_path = folder / "metrics.jsonl"
-    metrics_path.unlink(missing_ok=True)
-    start, step, running = time.perf_counter(), 0, []
-    bar = tqdm(total=pcfg.steps, disable=not progress, dynamic_ncols=True, desc="prior")
-    prior.train()
-    while step < pcfg.steps:
+
+    def step_loss() -> torch.Tensor:
         batch = data[torch.randint(0, data.shape[0], (pcfg.batch_size,), generator=gen)].to(device)
         with autocast_context(device, dtype):
-            loss = prior(batch, batch).loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        running.append(loss.item())
-        bar.update(1)
-        minutes = (time.perf_counter() - start) / 60
-        if step % pcfg.log_every == 0 or step == pcfg.steps:
-            row = {"split": "train", "step": step, "wall_time": round(minutes * 60, 3),
-                   "nll_bits_per_latent": float(np.mean(running)) / LN2}
-            running = []
-            with open(metrics_path, "a") as f:
-                f.write(json.dumps(row) + "\n")
-            bar.set_postfix({"bits/latent": f"{row['nll_bits_per_latent']:.3f}"})
-        if pcfg.max_minutes is not None and minutes >= pcfg.max_minutes:
-            break
-    bar.close()
+            return prior(batch, batch).loss
+
+    prior.train()
+    step, start = fit_steps(step_loss, opt, steps=pcfg.steps, log_every=pcfg.log_every,
+                            max_minutes=pcfg.max_minutes, metrics_path=metrics_path,
+                            metric="nll_bits_per_latent", desc="prior", progress=progress)
     prior.eval()
     test_nll = prior_nll(prior, test_codes)
     n_latents = int(np.prod(test_codes.shape))
