@@ -45,8 +45,9 @@ for name, options in SETTINGS.items():
     dist.broadcast(reference, 0)
     diff = torch.tensor([(state - reference).abs().max().item()], dtype=torch.double)
     dist.all_reduce(diff, op=dist.ReduceOp.MAX)
-    result[name] = {"max_diff": diff.item(), "depths": depths, "loss": float(out.loss)}
+    result[name] = {"max_diff": diff.item(), "depths": depths, "loss": float(out.loss.detach())}
 if rank == 0:
     with open(sys.argv[1], "w") as f:
         json.dump({"world_size": dist.get_world_size(), **result}, f)
+dist.barrier()  # leave together: a rank tearing gloo down while the other still finishes sometimes aborts
 dist.destroy_process_group()
