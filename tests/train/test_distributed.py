@@ -87,8 +87,11 @@ def test_two_processes_match_one_process_with_the_same_global_batch(common, two_
 def worker_result(tmp_path_factory) -> dict:
     """What tests/train/ddp_worker.py reports after six DDP steps on two ranks."""
     out = tmp_path_factory.mktemp("worker") / "result.json"
-    proc = subprocess.run(_torchrun(str(ROOT / "tests" / "train" / "ddp_worker.py"), str(out)), env=_env(),
-                          capture_output=True, text=True, timeout=300, check=False)
+    for _ in range(2):  # one retry, only for gloo's rare abort at process teardown (SIGABRT), never for a failure
+        proc = subprocess.run(_torchrun(str(ROOT / "tests" / "train" / "ddp_worker.py"), str(out)), env=_env(),
+                              capture_output=True, text=True, timeout=300, check=False)
+        if proc.returncode == 0 or "SIGABRT" not in proc.stderr:
+            break
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(out.read_text())
 
