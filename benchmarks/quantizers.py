@@ -11,9 +11,10 @@ split and the table is written to OUT/results.csv and OUT/quantizers.md:
   stores, before entropy coding), and bits/dim, the VQ-VAE's bound on -log2 p(x) per dimension;
 - training steps reached, seconds per step, and the peak resident memory of the training process.
 
-Quantizers: vq (the paper's, vqlab defaults: EMA, k-means init, restarts), vq-rotation (with the rotation
-trick), fsq (``--fsq-levels auto``: the paper's levels for K, so K is the product of the levels), simvq, and
-rvq with 2 codebooks of 2^ceil(b/2) codes for a size 2^b (the same rate as the others except at odd b).
+Quantizers: vq-paper (the 2017 paper's: codebook loss, random initialisation, no restarts), vq (vqlab's
+default: EMA codebook, k-means initialisation, restarts of dead codes), vq-cosine (vq with l2-normalised codes
+and inputs), vq-rotation (vq with the rotation trick), fsq (``--fsq-levels auto``: the paper's levels for K, so
+K is the product of the levels), simvq, and rvq with 2 codebooks of 2^ceil(b/2) codes for a size 2^b (the same rate as the others except at odd b).
 
     python benchmarks/quantizers.py --out study/quantizers --minutes 8     # photos and fashion-mnist, 2^9..2^16
     python benchmarks/quantizers.py --out /tmp/q --toy --data folder:PATH  # seconds, tiny model (the test)
@@ -44,7 +45,9 @@ def variants(size: int) -> dict[str, list[str]]:
     """Quantizer name -> its ``vqlab train`` flags at codebook size ``size`` (a power of two)."""
     half = 2 ** math.ceil(math.log2(size) / 2)
     return {
+        "vq-paper": ["--quantizer", "vq", "--no-ema", "--no-kmeans-init", "--restart-after", "0", "-K", str(size)],
         "vq": ["--quantizer", "vq", "-K", str(size)],
+        "vq-cosine": ["--quantizer", "vq", "--cosine-codes", "-K", str(size)],
         "vq-rotation": ["--quantizer", "vq", "--rotation-trick", "-K", str(size)],
         "fsq": ["--quantizer", "fsq", "-K", str(size)],
         "simvq": ["--quantizer", "simvq", "-K", str(size)],

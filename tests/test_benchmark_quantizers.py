@@ -25,7 +25,7 @@ def test_study_at_toy_size(image_folder, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     with open(out / "results.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [r["quantizer"] for r in rows] == ["vq", "vq-rotation", "fsq", "simvq", "rvq"]
+    assert [r["quantizer"] for r in rows] == ["vq-paper", "vq", "vq-cosine", "vq-rotation", "fsq", "simvq", "rvq"]
     for r in rows:
         assert float(r["psnr"]) > 0 and 0 < float(r["usage"]) <= 1 and int(r["steps"]) >= 1
         assert float(r["sec_per_step"]) > 0 and float(r["peak_mb"]) > 50
