@@ -1,9 +1,12 @@
-"""The quantizers side by side: each trained for the same wall time at several codebook sizes, then scored.
+"""The quantizers side by side: each trained for the same compute time at several codebook sizes, then scored.
 
-For every dataset x codebook size x quantizer, ``vqlab train --max-minutes M`` trains a run into OUT/runs/NAME
-(one process at a time, so the runs do not compete for cores); a finished run is skipped and a started one is
-resumed, so the script can be run again after an interruption. Each finished run is then scored on its test
-split and the table is written to OUT/results.csv and OUT/quantizers.md:
+Equal wall time, made robust to a shared machine: for every dataset x codebook size, the training step of every
+quantizer is timed here, interleaved (ROUNDS rounds, the fastest of each kept, so load from other processes
+does not favour one quantizer), and each gets ``--steps round(60 M / seconds per step)``: the number of steps it
+does in M minutes on a quiet core. The step budgets are kept in OUT/budgets.json, so a rerun uses the same ones.
+``vqlab train --steps N`` then trains each run into OUT/runs/NAME (one process at a time); a finished run is
+skipped and a started one is resumed, so the script can be run again after an interruption. Each finished run
+is scored on its test split and the table is written to OUT/results.csv and OUT/quantizers.md:
 
 - test PSNR (dB), codebook usage (fraction of codes used on the test split; rvq: mean over its codebooks) and
   perplexity of the test codes;
@@ -14,7 +17,8 @@ split and the table is written to OUT/results.csv and OUT/quantizers.md:
 Quantizers: vq-paper (the 2017 paper's: codebook loss, random initialisation, no restarts), vq (vqlab's
 default: EMA codebook, k-means initialisation, restarts of dead codes), vq-cosine (vq with l2-normalised codes
 and inputs), vq-rotation (vq with the rotation trick), fsq (``--fsq-levels auto``: the paper's levels for K, so
-K is the product of the levels), simvq, and rvq with 2 codebooks of 2^ceil(b/2) codes for a size 2^b (the same rate as the others except at odd b).
+K is the product of the levels), simvq, and rvq with 2 codebooks of 2^ceil(b/2) codes for a size 2^b (the same
+rate as the others except at odd b).
 
     python benchmarks/quantizers.py --out study/quantizers --minutes 8     # photos and fashion-mnist, 2^9..2^16
     python benchmarks/quantizers.py --out /tmp/q --toy --data folder:PATH  # seconds, tiny model (the test)
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
 import json
 import math
 import os
@@ -33,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 SIZES = (2**9, 2**12, 2**14, 2**16)
+ROUNDS = 3
 DATASETS = ("photos", "fashion-mnist")
 TOY_SIZES = (2**4, 2**5)
 TOY_MODEL = ["--hidden", "16", "-D", "8", "--batch-size", "8", "--precision", "fp32"]
@@ -78,18 +84,54 @@ def train_run(run: Path, flags: list[str], log) -> None:
     peak_file.write_text(json.dumps({"peak_mb": max(previous, usage.ru_maxrss / 1024)}) + "\n")
 
 
-def finished(run: Path, minutes: float, steps: int) -> bool:
-    """The run's newest checkpoint has spent the time budget (or reached the step cap)."""
+def finished(run: Path, steps: int) -> bool:
+    """The run's newest checkpoint has reached its step budget."""
     from vqlab.train.checkpoint import latest_checkpoint, read_state
 
     ckpt = latest_checkpoint(run) if (run / "config.json").is_file() else None
-    if ckpt is None:
-        return False
-    state = read_state(ckpt)
-    return state["step"] >= steps or float(state.get("wall_time", 0.0)) >= 60 * minutes
+    return ckpt is not None and read_state(ckpt)["step"] >= steps
 
 
-def score(run: Path, dataset: str, quantizer: str, size: int) -> dict[str, Any]:
+def train_config(flags: list[str]):
+    """The resolved config ``vqlab train FLAGS`` would train."""
+    from vqlab.cli import build_parser
+    from vqlab.cli_train import config_from_args
+
+    return config_from_args(build_parser().parse_args(["train", "--out", "unused", *flags]))
+
+
+def step_budgets(out: Path, key: str, flags: dict[str, list[str]], minutes: float, log) -> dict[str, Any]:
+    """Steps each variant (name -> train flags) does in ``minutes`` on one thread, timed interleaved; cached.
+
+    Returns ``{"minutes", "seconds_per_step": {name: s}, "steps": {name: n}}``."""
+    from vqlab.data import load_dataset
+    from vqlab.experiments.eta import time_training_steps
+
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "budgets.json"
+    with open(out / "budgets.lock", "w") as lock:  # one invocation per dataset may run at once; they share the file
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        budgets = json.loads(path.read_text()) if path.is_file() else {}
+        if key in budgets and set(budgets[key]["steps"]) >= set(flags):
+            return budgets[key]
+        configs = {name: train_config(f) for name, f in flags.items()}
+        d = next(iter(configs.values())).data
+        data = load_dataset(d.dataset, root=d.root, image_size=d.image_size, download=False)
+        seconds: dict[str, float] = {}
+        for _ in range(ROUNDS):
+            for name, cfg in configs.items():
+                t = time_training_steps(cfg, threads=1, dataset=data)
+                seconds[name] = min(seconds.get(name, math.inf), t)
+        steps = {name: max(1, round(60 * minutes / t)) for name, t in seconds.items()}
+        log(f"{key}: seconds per step " + ", ".join(f"{n} {t:.3f}" for n, t in seconds.items()))
+        budgets[key] = {"minutes": minutes, "seconds_per_step": seconds, "steps": steps}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(budgets, indent=1) + "\n")
+        tmp.replace(path)
+    return budgets[key]
+
+
+def score(run: Path, dataset: str, quantizer: str, size: int, sec_per_step: float) -> dict[str, Any]:
     """One row of the table for a finished run."""
     from vqlab.data import load_dataset
     from vqlab.experiments.evaluation import evaluate_run
@@ -111,16 +153,18 @@ def score(run: Path, dataset: str, quantizer: str, size: int) -> dict[str, Any]:
         "dataset": dataset, "quantizer": quantizer, "size": size, "codes": codes, "psnr": m["psnr"],
         "usage": m["codebook_usage"], "perplexity": m["perplexity"],
         "bits_per_image": m["rate_bits_per_dim"] * dims, "bits_per_dim": m["bits_per_dim"], "steps": steps,
-        "sec_per_step": train[-1]["wall_time"] / max(steps, 1),
+        "sec_per_step": sec_per_step, "wall_sec_per_step": train[-1]["wall_time"] / max(steps, 1),
         "peak_mb": json.loads(peak.read_text())["peak_mb"] if peak.is_file() else math.nan,
     }
 
 
 def markdown(rows: list[dict[str, Any]], minutes: float) -> str:
-    """The results as a Markdown page: one table per dataset."""
-    lines = [f"# Quantizers at equal wall time ({minutes:g} min per run)", "",
+    """The results as a Markdown page: one table per dataset, then the command of each row."""
+    lines = [f"# Quantizers at equal compute time ({minutes:g} min per run on one thread)", "",
              ("bits/image: code rate under a uniform prior (N h w log2 K); bits/dim: the VQ-VAE bound; usage: "
-              "fraction of codes used on the test split (rvq: mean over codebooks)."), ""]
+              "fraction of codes used on the test split (rvq: mean over codebooks); s/step: the timed training "
+              "step that set the step budget (steps = 60 min / s/step); peak MB: resident memory of the "
+              "training process."), "", "![PSNR and usage against codebook size](figures/quantizers.png)", ""]
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         lines += [f"## {dataset}", "",
                   ("| quantizer | size | codes | test PSNR | usage | perplexity | bits/image | bits/dim | steps "
@@ -129,13 +173,56 @@ def markdown(rows: list[dict[str, Any]], minutes: float) -> str:
             cells = [format(r[k], f) if f != "s" else str(r[k]) for k, f in COLUMNS[1:]]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
-    return "\n".join(lines)
+    lines += ["## Commands", "", "Each row's run (`OMP_NUM_THREADS=1`), written by `benchmarks/quantizers.py`:", ""]
+    lines += [f"- {r['dataset']} {r['quantizer']} {r['size']}: `{r['command']}`" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def figure(rows: list[dict[str, Any]], path: Path) -> None:
+    """Test PSNR and codebook usage against codebook size, one line per quantizer, one column per dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    fig, axes = plt.subplots(2, len(datasets), figsize=(5.5 * len(datasets), 7), squeeze=False)
+    for col, dataset in enumerate(datasets):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        for quantizer in dict.fromkeys(r["quantizer"] for r in mine):
+            pts = sorted((r["size"], r["psnr"], r["usage"]) for r in mine if r["quantizer"] == quantizer)
+            sizes = [math.log2(p[0]) for p in pts]
+            axes[0, col].plot(sizes, [p[1] for p in pts], marker="o", label=quantizer)
+            axes[1, col].plot(sizes, [100 * p[2] for p in pts], marker="o", label=quantizer)
+        axes[0, col].set_title(dataset)
+        axes[0, col].set_ylabel("test PSNR (dB)")
+        axes[1, col].set_ylabel("codebook usage (%)")
+        axes[1, col].set_xlabel("log2 codebook size")
+        axes[1, col].set_ylim(0, 105)
+        for ax in axes[:, col]:
+            ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_results(out: Path, rows: list[dict[str, Any]], minutes: float) -> None:
+    """OUT/results.csv, OUT/quantizers.md and OUT/figures/quantizers.png from the rows so far."""
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[k for k, _ in COLUMNS] + ["wall_sec_per_step", "command"])
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "quantizers.md").write_text(markdown(rows, minutes))
+    figure(rows, out / "figures" / "quantizers.png")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, required=True, help="study folder (runs/, results.csv, quantizers.md)")
-    p.add_argument("--minutes", type=float, default=8.0, help="training wall time per run (8)")
+    p.add_argument("--minutes", type=float, default=8.0, help=(
+        "compute time per run (8): each quantizer trains for the steps it does in this time on one thread"))
     p.add_argument("--data", default=",".join(DATASETS), help="comma list of datasets (photos,fashion-mnist)")
     p.add_argument("--sizes", default=None, help="comma list of codebook sizes, powers of two (512,...,65536)")
     p.add_argument("--quantizers", default=None, help="comma list (default: all)")
@@ -150,9 +237,7 @@ def main() -> None:
     unknown = [n for n in names if n not in variants(sizes[0])]
     if unknown:
         p.error(f"unknown --quantizers {', '.join(unknown)} (choose from {', '.join(variants(sizes[0]))})")
-    steps = 10**9  # the time budget ends every run
-    common = ["--max-minutes", str(minutes), "--steps", str(steps), "--eval-every", str(steps),
-              "--checkpoint-every", "20" if args.toy else "500", "--log-every", "10" if args.toy else "50",
+    common = ["--checkpoint-every", "20" if args.toy else "500", "--log-every", "10" if args.toy else "50",
               *(TOY_MODEL if args.toy else []), *args.extra.split()]
 
     def log(line: str) -> None:
@@ -161,18 +246,19 @@ def main() -> None:
     rows = []
     for dataset in args.data.split(","):
         for size in sizes:
+            flags = {name: ["--data", dataset, *variants(size)[name], *common] for name in names}
+            budget = step_budgets(args.out, f"{_label(dataset)}-K{size}", flags, minutes, log)
             for name in names:
                 run = args.out / "runs" / f"{_label(dataset)}-{name}-K{size}"
-                if not finished(run, minutes, steps):
-                    train_run(run, ["--data", dataset, *variants(size)[name], *common], log)
-                rows.append(score(run, _label(dataset), name, size))
+                steps = budget["steps"][name]
+                run_flags = [*flags[name], "--steps", str(steps), "--eval-every", str(steps)]
+                if not finished(run, steps):
+                    train_run(run, run_flags, log)
+                rows.append(score(run, _label(dataset), name, size, budget["seconds_per_step"][name]))
+                rows[-1]["command"] = " ".join(["vqlab", "train", "--out", f"runs/{run.name}", *run_flags])
                 r = rows[-1]
                 log(f"{run.name}: PSNR {r['psnr']:.2f} dB, usage {r['usage']:.3f}, {r['steps']} steps")
-    with open(args.out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[k for k, _ in COLUMNS])
-        writer.writeheader()
-        writer.writerows(rows)
-    (args.out / "quantizers.md").write_text(markdown(rows, minutes))
+                write_results(args.out, rows, minutes)
     print(f"wrote {args.out / 'results.csv'} and {args.out / 'quantizers.md'}")
 
 

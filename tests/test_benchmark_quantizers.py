@@ -2,6 +2,7 @@
 for a few seconds on a tiny folder dataset, the table is written, and a second invocation skips finished runs."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +34,12 @@ def test_study_at_toy_size(image_folder, tmp_path):
     # 32x32 images, an 8x8 grid: 64 log2(16) = 256 bits; rvq: 2 codebooks of 4 codes = the same rate
     assert float(by["vq"]["bits_per_image"]) == pytest.approx(256) == float(by["rvq"]["bits_per_image"])
     assert by["fsq"]["codes"] == "16 (4,4)" and by["rvq"]["codes"] == "4x2"
+    budgets = json.loads((out / "budgets.json").read_text())["folder-K16"]
+    for r in rows:  # each run trained exactly the steps its timed step speed buys in the budget
+        assert int(r["steps"]) == budgets["steps"][r["quantizer"]]
+        assert int(r["steps"]) == max(1, round(60 * budgets["minutes"] / float(r["sec_per_step"])))
+        assert f"--steps {r['steps']}" in r["command"] and f"-K {'4' if r['quantizer'] == 'rvq' else '16'}" in r["command"]
+    assert (out / "figures" / "quantizers.png").stat().st_size > 10_000
     page = (out / "quantizers.md").read_text()
     assert "| quantizer | size | codes | test PSNR |" in page and page.count("\n| ") >= 6
     again = _run(*args)

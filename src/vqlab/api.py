@@ -19,7 +19,7 @@ from PIL import Image
 from vqlab.errors import VQLabError
 from vqlab.generate import mix_pair, sample_images
 from vqlab.images import ImageLike, tensor_to_pil, to_uint8_tensor
-from vqlab.inference import decode_latents, encode_image, input_channels, require_task, transform_image
+from vqlab.inference import DEFAULT_TILE, decode_latents, encode_image, input_channels, require_task, transform_image
 from vqlab.train.device import default_device, resolve_precision
 from vqlab.train.run import LoadedRun, load_run
 
@@ -157,20 +157,29 @@ class Model:
                 return [one(z) for z in arr]
         return _one_or_many(codes, one)
 
-    def _transform(self, images: ImageLike | Sequence[ImageLike], task: str) -> Image.Image | list[Image.Image]:
+    def _transform(self, images: ImageLike | Sequence[ImageLike], task: str,
+                   tile: int) -> Image.Image | list[Image.Image]:
         require_task(self.run, task)
-        return _one_or_many(images, lambda im: tensor_to_pil(transform_image(self.run, self._pixels(im), self._dtype)))
+        return _one_or_many(images, lambda im: tensor_to_pil(
+            transform_image(self.run, self._pixels(im), self._dtype, tile=tile)))
 
-    def reconstruct(self, images: ImageLike | Sequence[ImageLike]) -> Image.Image | list[Image.Image]:
-        """The model's reconstruction of an image (or of each of a list), the input's size (reconstruct runs)."""
-        return self._transform(images, "reconstruct")
+    def reconstruct(self, images: ImageLike | Sequence[ImageLike], *,
+                    tile: int = DEFAULT_TILE) -> Image.Image | list[Image.Image]:
+        """The model's reconstruction of an image (or of each of a list), the input's size (reconstruct runs).
 
-    def colorize(self, images: ImageLike | Sequence[ImageLike]) -> Image.Image | list[Image.Image]:
+        Images with a side over ``tile`` pixels are processed in overlapping tiles (bounded memory, no seams);
+        ``tile=0``: whole images at once.
+        """
+        return self._transform(images, "reconstruct", tile)
+
+    def colorize(self, images: ImageLike | Sequence[ImageLike], *,
+                 tile: int = DEFAULT_TILE) -> Image.Image | list[Image.Image]:
         """Colour version of a grayscale (or colour) image, or of each of a list, the input's size (colorize runs).
 
-        Colour inputs are reduced to their luminance first.
+        Colour inputs are reduced to their luminance first. Images with a side over ``tile`` pixels are processed
+        in overlapping tiles (bounded memory, no seams); ``tile=0``: whole images at once.
         """
-        return self._transform(images, "colorize")
+        return self._transform(images, "colorize", tile)
 
     def sample(self, n: int = 1, *, temperature: float = 1.0, seed: int = 0) -> list[Image.Image]:
         """``n`` new images from the run's prior, of the training images' size. Same seed, same images.

@@ -27,6 +27,7 @@ from vqlab.cli_sweep import add_report, add_sweep, cmd_report, cmd_sweep
 from vqlab.cli_train import add_train, cmd_train
 from vqlab.errors import ReportedElsewhere, VQLabError
 from vqlab.fileio import strict_json
+from vqlab.inference import DEFAULT_TILE
 from vqlab.train.checkpoint import CHECKPOINT_CHOICES
 
 
@@ -65,6 +66,9 @@ def _add_inference(sub: Any) -> None:
         p.add_argument("-o", "--output", type=Path, required=True,
                        help="output image (.png, .jpg, ...), or a folder for several inputs (created)")
         p.add_argument("--no-progress", action="store_true", help="no progress bar")
+        p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="PX", help=(
+            f"images with a side over PX pixels are processed in overlapping PX x PX tiles, so memory stays "
+            f"bounded and no seams show ({DEFAULT_TILE}; 0: whole images at once)"))
         _add_checkpoint(p)
 
 
@@ -191,12 +195,14 @@ def cmd_image(args: argparse.Namespace) -> int:
     from vqlab.api import load
     from vqlab.images import save_image
 
+    if args.tile < 0:
+        raise VQLabError(f"--tile must be 0 (no tiling) or a positive number of pixels, not {args.tile}")
     run, images = _split_run(args.images, args.command)
     jobs = _image_jobs(images, args.output)
     model = load(run, checkpoint=args.checkpoint)
     transform = model.colorize if args.command == "colorize" else model.reconstruct
     for src, dst in tqdm(jobs, unit="image", disable=args.no_progress or len(jobs) == 1):
-        save_image(dst, transform(src))
+        save_image(dst, transform(src, tile=args.tile))
     print(f"wrote {args.output}" if len(jobs) == 1 and jobs[0][1] == args.output
           else f"wrote {len(jobs)} images to {args.output}")
     return 0

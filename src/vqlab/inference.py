@@ -14,7 +14,8 @@ from vqlab.images import crop, pad_to_multiple
 from vqlab.models.base import LatentModel
 from vqlab.train.run import LoadedRun
 
-__all__ = ["decode_latents", "downsample_factor", "encode_image", "input_channels", "require_task", "transform_image"]
+__all__ = ["DEFAULT_TILE", "context_margin", "decode_latents", "downsample_factor", "encode_image", "input_channels",
+           "require_task", "transform_image"]
 
 
 def downsample_factor(model: LatentModel) -> int:
@@ -32,20 +33,61 @@ def _padded_inputs(run: LoadedRun, image: torch.Tensor) -> torch.Tensor:
     return pad_to_multiple(run.task.inputs_from_unit(unit), downsample_factor(run.model))
 
 
+DEFAULT_TILE = 1024
+"""Side in pixels of the square tiles large images are processed in (:func:`transform_image`); 0: never tile."""
+
+
+def context_margin(run: LoadedRun) -> int:
+    """Pixels of context a tile reads beyond each side of the part of the output it keeps.
+
+    (2 R + 5) latent positions for R residual blocks (72 px at the paper's R=2 and factor 4): more than the radius
+    of the encoder + decoder's receptive field, f (2 R + 3) - 1 px (tests/test_inference.py measures it), so a tiled
+    result equals the untiled one up to floating-point rounding.
+    """
+    return downsample_factor(run.model) * (2 * run.config.model.num_res_blocks + 5)
+
+
+def _tiles(size: int, tile: int) -> list[tuple[int, int]]:
+    """Cut 0..size into consecutive (start, stop) spans of ``tile`` (the last may be shorter)."""
+    return [(start, min(start + tile, size)) for start in range(0, size, tile)]
+
+
 @torch.no_grad()
-def transform_image(run: LoadedRun, image: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+def transform_image(run: LoadedRun, image: torch.Tensor, dtype: torch.dtype | None = None,
+                    tile: int = DEFAULT_TILE) -> torch.Tensor:
     """Run one uint8 image (C, H, W) of any size through the run's model (colorize or reconstruct).
 
     The image is padded (reflect) to a multiple of the downsampling factor and the result cropped back, so the
     output has the input's size. Returns (3, H, W) float in [0, 1].
+
+    An image with a side longer than ``tile`` pixels is processed in tiles of ``tile`` x ``tile`` output pixels
+    (rounded down to the downsampling factor), each read with :func:`context_margin` pixels of context around it,
+    so the activations held at once are bounded by one tile's; the result matches whole-image inference up to
+    rounding, without seams. ``tile=0`` processes the whole image at once.
     """
-    device = _device(run)
+    if tile < 0:
+        raise VQLabError(f"tile must be 0 (no tiling) or a positive number of pixels, not {tile}")
+    device, model, f = _device(run), run.model, downsample_factor(run.model)
     inputs = _padded_inputs(run, image)
-    x = inputs.to(device).contiguous(memory_format=torch.channels_last)
-    with autocast_context(device, dtype):
-        output = run.model.decode(run.model.encode(x))
-    rgb = run.task.output_to_rgb(output.float().cpu(), inputs)
-    return crop(rgb[0], image.shape[-2:])
+    height, width = inputs.shape[-2:]
+    side = max(f, tile - tile % f)
+    if tile == 0 or max(height, width) <= side:
+        x = inputs.to(device).contiguous(memory_format=torch.channels_last)
+        with autocast_context(device, dtype):
+            output = model.decode(model.encode(x))
+        return crop(run.task.output_to_rgb(output.float().cpu(), inputs)[0], image.shape[-2:])
+    margin = context_margin(run)
+    rgb = torch.empty(3, height, width)
+    for y0, y1 in _tiles(height, side):
+        for x0, x1 in _tiles(width, side):
+            top, left = max(0, y0 - margin), max(0, x0 - margin)
+            window = inputs[..., top:min(height, y1 + margin), left:min(width, x1 + margin)]
+            x = window.to(device).contiguous(memory_format=torch.channels_last)
+            with autocast_context(device, dtype):
+                output = model.decode(model.encode(x))
+            out = run.task.output_to_rgb(output.float().cpu(), window)[0]
+            rgb[:, y0:y1, x0:x1] = out[:, y0 - top:y1 - top, x0 - left:x1 - left]
+    return crop(rgb, image.shape[-2:])
 
 
 @torch.no_grad()
