@@ -77,3 +77,18 @@ def test_sample_command_takes_a_shipped_model_name(tmp_path):
     proc = run_cli("sample", "fashion", "-n", "4", "--seed", "1", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     assert Image.open(out).size[0] > 28
+
+
+def test_encode_and_decode_take_a_shipped_model_name(tmp_path):
+    rng = np.random.default_rng(0)
+    picture = tmp_path / "pic.png"
+    Image.fromarray(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)).save(picture)
+    vqz = tmp_path / "pic.vqz"
+    proc = run_cli("encode", "photos", str(picture), "-o", str(vqz))
+    assert proc.returncode == 0, proc.stderr
+    proc = run_cli("decode", "photos", str(vqz), "-o", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    decoded = np.asarray(Image.open(tmp_path / "out" / "image_000.png"))
+    assert decoded.shape == (40, 56, 3)
+    expected = np.asarray(vqlab.load("photos").decode(vqlab.load("photos").encode(picture), size=(56, 40)))
+    assert np.abs(decoded.astype(int) - expected.astype(int)).max() <= 1

@@ -53,7 +53,8 @@ def add_generation(sub: Any) -> None:
                        "and PSNR beside PNG and JPEG. RUN is a run directory, or a rate folder: a folder of run "
                        "directories trained for different rates (e.g. --downsample 4, 8, 16), among which "
                        "--quality or --target-bpp chooses.")
-    p.add_argument("run", type=Path, help="run directory, or a folder of run directories (rate points)")
+    p.add_argument("run", type=Path, help=(
+        "run directory, a folder of run directories (rate points), or a shipped model's name (photos)"))
     p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
     p.add_argument("-o", "--output", type=Path, required=True, help=".vqz file to write")
     p.add_argument("--entropy", nargs="?", const="prior", default=None, choices=("context", "prior", "freq"),
@@ -71,8 +72,8 @@ def add_generation(sub: Any) -> None:
                            "per pixel (header included); if none is that small, the smallest")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
     p = sub.add_parser("decode", help="decode a .vqz file written by this run (or a run of this rate folder)")
-    p.add_argument("run", type=Path, help="run directory, or a rate folder (the run that wrote the file is found "
-                   "by its model fingerprint)")
+    p.add_argument("run", type=Path, help="run directory, a rate folder (the run that wrote the file is found "
+                   "by its model fingerprint), or a shipped model's name")
     p.add_argument("file", type=Path, metavar="FILE.vqz")
     p.add_argument("-o", "--output", type=Path, required=True, help="folder for image_000.png, ...")
 
@@ -197,10 +198,11 @@ def _format_rate_points(r: dict[str, Any]) -> str:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    from vqlab import shipped
     from vqlab.rates import encode_at_rate
     from vqlab.train.device import default_device
 
-    report = encode_at_rate(args.run, args.images, args.output, args.entropy, quality=args.quality,
+    report = encode_at_rate(shipped.resolve(args.run), args.images, args.output, args.entropy, quality=args.quality,
                             target_bpp=args.target_bpp, device=default_device())
     if args.json:
         print(strict_json(report))
@@ -212,10 +214,12 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def cmd_decode(args: argparse.Namespace) -> int:
+    from vqlab import shipped
     from vqlab.rates import decode_at_rate, rate_points
     from vqlab.train.device import default_device
 
-    run_dir, written = decode_at_rate(args.run, args.file, args.output, default_device())
-    by = f" (written by {run_dir})" if len(rate_points(args.run)) > 1 else ""
+    run = shipped.resolve(args.run)
+    run_dir, written = decode_at_rate(run, args.file, args.output, default_device())
+    by = f" (written by {run_dir})" if len(rate_points(run)) > 1 else ""
     print(f"wrote {len(written)} images to {args.output}{by}")
     return 0
