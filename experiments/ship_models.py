@@ -61,14 +61,16 @@ def measure_run(run_dir: Path, images: torch.Tensor | None = None) -> tuple[dict
     return {k: float(metrics[k]) for k in KEEP if k in metrics}, images
 
 
-def pack(run_dir: Path, name: str, command: str, description: str) -> dict:
-    """Copy RUN's newest checkpoint (float16) and prior into SHIPPED/NAME and write its card."""
-    from vqlab.train.checkpoint import fingerprint, latest_checkpoint
+def pack(run_dir: Path, name: str, command: str, description: str, checkpoint: str = "latest",
+         chroma_scale: float | None = None, extra: dict | None = None) -> dict:
+    """Copy RUN's checkpoint ``checkpoint`` (latest or best; float16) and prior into SHIPPED/NAME and write its card.
+
+    ``chroma_scale`` (colorizers): ship with this gain on the predicted colour (as ``--chroma-shrink`` would have
+    fitted it); ``extra``: more fields for the card (e.g. whole-photo validation scores)."""
+    from vqlab.train.checkpoint import find_checkpoint, fingerprint
     from vqlab.train.prior import PRIOR_DIR
 
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is None:
-        raise SystemExit(f"{run_dir} has no checkpoint")
+    ckpt = find_checkpoint(run_dir, checkpoint)
     dest = SHIPPED / name
     if dest.exists():
         shutil.rmtree(dest)
@@ -76,7 +78,12 @@ def pack(run_dir: Path, name: str, command: str, description: str) -> dict:
     shutil.copy(run_dir / "config.json", dest / "config.json")
     weights = _half(load_file(str(ckpt / "model.safetensors")))
     save_file(weights, str(dest / "checkpoints" / ckpt.name / "model.safetensors"), metadata={"format": "vqlab-checkpoint-1"})
-    shutil.copy(ckpt / "state.json", dest / "checkpoints" / ckpt.name / "state.json")
+    state = json.loads((ckpt / "state.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    if chroma_scale is not None:
+        state["chroma_scale"], config["data"]["chroma_shrink"] = float(chroma_scale), True
+        (dest / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    (dest / "checkpoints" / ckpt.name / "state.json").write_text(json.dumps(state, indent=2) + "\n")
     (dest / "checkpoints" / "latest").write_text(ckpt.name + "\n")
     prior_src = run_dir / PRIOR_DIR
     has_prior = (prior_src / "model.safetensors").is_file()
@@ -89,17 +96,17 @@ def pack(run_dir: Path, name: str, command: str, description: str) -> dict:
         cfg = json.loads((prior_src / "config.json").read_text())
         cfg["vqvae_fingerprint"] = fingerprint(dest / "checkpoints" / ckpt.name).hex()  # the packed weights
         (dest / PRIOR_DIR / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-        for extra in ("evaluation.json",):
-            if (prior_src / extra).is_file():
-                shutil.copy(prior_src / extra, dest / PRIOR_DIR / extra)
-    config = json.loads((run_dir / "config.json").read_text())
+        if (prior_src / "evaluation.json").is_file():
+            shutil.copy(prior_src / "evaluation.json", dest / PRIOR_DIR / "evaluation.json")
     metrics, images = measure_run(dest)
     SUBSETS.mkdir(parents=True, exist_ok=True)
     save_file({"images": images.contiguous()}, str(SUBSETS / f"{name}.safetensors"))
     card = {"name": name, "description": description, "task": config["data"]["task"],
             "data": config["data"]["dataset"], "step": int(ckpt.name.split("_")[1]), "command": command,
             "prior": has_prior, "weights": "float16 (loaded as float32)", "subset_images": int(images.shape[0]),
-            "metrics": metrics}
+            "metrics": metrics, **(extra or {})}
+    if chroma_scale is not None:
+        card["chroma_scale"] = float(chroma_scale)
     if has_prior and (prior_src / "evaluation.json").is_file():
         card["prior_evaluation"] = json.loads((prior_src / "evaluation.json").read_text())
     (dest / "card.json").write_text(json.dumps(card, indent=2) + "\n")
@@ -137,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("name")
     a.add_argument("--command", default=None, help="the command that trained RUN (default: the recipe's)")
     a.add_argument("--description", default=None)
+    a.add_argument("--checkpoint", choices=("latest", "best"), default="latest",
+                   help="which checkpoint to ship (best: chosen on the validation split)")
+    a.add_argument("--chroma-scale", type=float, default=None, help="colorizers: ship with this chroma gain")
+    a.add_argument("--card-extra", type=Path, default=None, help="JSON file of more fields for the card")
     b = sub.add_parser("rebuild")
     b.add_argument("--root", type=Path, default=Path("ship-build"))
     b.add_argument("--replace", action="store_true", help="pack the rebuilt models over the shipped ones")
@@ -145,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         train_args, prior_args, description = RECIPES.get(args.name, ([], None, ""))
         command = args.command or ("vqlab train --out RUN " + " ".join(train_args)
                                    + (f" && vqlab prior RUN {' '.join(prior_args)}" if prior_args else ""))
-        pack(args.run, args.name, command, args.description or description)
+        extra = json.loads(args.card_extra.read_text()) if args.card_extra else None
+        pack(args.run, args.name, command, args.description or description, args.checkpoint, args.chroma_scale,
+             extra)
         return 0
     return rebuild(args.root, args.replace)
 
