@@ -208,14 +208,33 @@ def figure(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def write_results(out: Path, rows: list[dict[str, Any]], minutes: float) -> None:
-    """OUT/results.csv, OUT/quantizers.md and OUT/figures/quantizers.png from the rows so far."""
+READING = ("<!-- reading -->", "<!-- /reading -->")
+
+
+def with_reading(page: str, previous: Path) -> str:
+    """``page`` with the hand-written reading (between the READING markers) of the page it replaces kept after
+    its first paragraph, so regenerating the tables does not erase the interpretation."""
+    if not previous.is_file():
+        return page
+    old = previous.read_text()
+    start, end = old.find(READING[0]), old.find(READING[1])
+    if start < 0 or end < start:
+        return page
+    title, _, rest = page.partition("\n\n")
+    return f"{title}\n\n{old[start:end + len(READING[1])]}\n\n{rest}"
+
+
+def write_results(out: Path, rows: list[dict[str, Any]], minutes: float, docs: Path | None = None) -> None:
+    """OUT/results.csv, OUT/quantizers.md and OUT/figures/quantizers.png from the rows so far (and the same page
+    and figure in DOCS, keeping the reading written there)."""
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=[k for k, _ in COLUMNS] + ["wall_sec_per_step", "command"])
         writer.writeheader()
         writer.writerows(rows)
-    (out / "quantizers.md").write_text(markdown(rows, minutes))
-    figure(rows, out / "figures" / "quantizers.png")
+    for folder in (out, docs) if docs is not None else (out,):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "quantizers.md").write_text(with_reading(markdown(rows, minutes), folder / "quantizers.md"))
+        figure(rows, folder / "figures" / "quantizers.png")
 
 
 def main() -> None:
@@ -227,6 +246,8 @@ def main() -> None:
     p.add_argument("--sizes", default=None, help="comma list of codebook sizes, powers of two (512,...,65536)")
     p.add_argument("--quantizers", default=None, help="comma list (default: all)")
     p.add_argument("--toy", action="store_true", help="tiny model, sizes 16,32 and 0.05 minutes (for tests)")
+    p.add_argument("--docs", type=Path, default=None, help=(
+        "also write the page and figure here (docs: docs/quantizers.md, keeping its hand-written reading)"))
     p.add_argument("--extra", default="", help="more vqlab train flags for every run, e.g. '--hidden 64'")
     args = p.parse_args()
     sizes = [int(v) for v in args.sizes.split(",")] if args.sizes else list(TOY_SIZES if args.toy else SIZES)
@@ -258,7 +279,7 @@ def main() -> None:
                 rows[-1]["command"] = " ".join(["vqlab", "train", "--out", f"runs/{run.name}", *run_flags])
                 r = rows[-1]
                 log(f"{run.name}: PSNR {r['psnr']:.2f} dB, usage {r['usage']:.3f}, {r['steps']} steps")
-                write_results(args.out, rows, minutes)
+                write_results(args.out, rows, minutes, args.docs)
     print(f"wrote {args.out / 'results.csv'} and {args.out / 'quantizers.md'}")
 
 

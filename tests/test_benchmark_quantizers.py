@@ -42,6 +42,12 @@ def test_study_at_toy_size(image_folder, tmp_path):
     assert (out / "figures" / "quantizers.png").stat().st_size > 10_000
     page = (out / "quantizers.md").read_text()
     assert "| quantizer | size | codes | test PSNR |" in page and page.count("\n| ") >= 6
-    again = _run(*args)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "quantizers.md").write_text("# old\n\n<!-- reading -->\nUse fsq.\n<!-- /reading -->\n\nold table\n")
+    again = _run(*args, "--docs", str(docs))
     assert again.returncode == 0, again.stderr[-3000:]
     assert "train " not in again.stdout and "resume" not in again.stdout  # finished runs are not trained again
+    regenerated = (docs / "quantizers.md").read_text()  # the tables are new, the hand-written reading is kept
+    assert "old table" not in regenerated and "<!-- reading -->\nUse fsq.\n<!-- /reading -->" in regenerated
+    assert regenerated.startswith("# Quantizers at equal compute time") and (docs / "figures" / "quantizers.png").is_file()
