@@ -13,6 +13,13 @@ def test_demo_listens_on_localhost_by_default():
     assert (args.host, args.port, args.model) == ("127.0.0.1", 7860, None)
     args = build_parser().parse_args(["demo", "--host", "0.0.0.0", "--port", "8000", "--model", "photos"])
     assert (args.host, args.port, args.model) == ("0.0.0.0", 8000, "photos")
+    assert build_parser().parse_args(["demo"]).max_megapixels == 12
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "nan"])
+def test_pixel_limit_must_be_positive(bad, capsys):
+    assert main(["demo", "--max-megapixels", bad]) == 2
+    assert "--max-megapixels must be a positive number" in capsys.readouterr().err
 
 
 def test_missing_gradio_is_one_line_with_the_install_command(monkeypatch, capsys):

@@ -114,13 +114,23 @@ def test_sample_gives_n_images_and_the_same_ones_for_the_same_seed(models):
 def test_pixel_limit_refuses_a_decompression_bomb_from_its_header(tmp_path, size):
     path = bomb_png(tmp_path / "bomb.png", *size)
     assert path.stat().st_size < 100_000
-    with pytest.raises(VQLabError, match="this demo takes at most 25 megapixels"):
+    with pytest.raises(VQLabError, match=r"this demo takes at most 12 megapixels"):
         demo.open_upload(str(path))
     with pytest.raises(VQLabError, match="upload an image first"):
         demo.open_upload(None)
     (tmp_path / "text.png").write_text("not an image")
     with pytest.raises(VQLabError, match="not a readable image"):
         demo.open_upload(tmp_path / "text.png")
+
+
+def test_the_pixel_limit_applies_to_every_image_handler():
+    small = demo.Models(device="cpu", max_pixels=999)
+    pil = photo(40, 25)  # 1000 pixels
+    for call in (lambda: demo.colorize(small, pil), lambda: demo.reconstruct(small, pil),
+                 lambda: demo.mix(small, photo(10, 10), pil)):
+        with pytest.raises(VQLabError, match="40x25 = 0.0 megapixels; this demo takes at most 0.000999 megapixels"):
+            call()
+    assert demo.colorize(demo.Models(device="cpu", max_pixels=1000), pil)[1].size == (40, 25)
 
 
 def test_models_option_replaces_the_tab_of_its_task():
@@ -191,8 +201,10 @@ def test_server_refuses_bombs_and_large_uploads_with_a_message(server, tmp_path)
 
     url, _ = server
     client = Client(url, verbose=False, download_files=str(tmp_path))
-    with pytest.raises(AppError, match="at most 25 megapixels"):
+    with pytest.raises(AppError, match="at most 12 megapixels"):
         client.predict(handle_file(str(bomb_png(tmp_path / "bomb.png", 20000, 20000))), api_name="/colorize")
+    with pytest.raises(AppError, match="4000x3001 = 12.0 megapixels"):  # just over the limit
+        client.predict(handle_file(str(bomb_png(tmp_path / "over.png", 4000, 3001))), api_name="/colorize")
     big = b"--x\r\nContent-Disposition: form-data; name=\"files\"; filename=\"big.png\"\r\n\r\n"
     body = big + bytes(21 * 2**20) + b"\r\n--x--\r\n"
     request = urllib.request.Request(url + "gradio_api/upload", data=body, method="POST",
