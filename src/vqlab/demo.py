@@ -209,8 +209,10 @@ def build_app(models: Models) -> Any:
     run = {"concurrency_id": "models", "preprocess": False}
     with gr.Blocks(title="vqlab demo", analytics_enabled=False, delete_cache=(600, 3600)) as app:
         gr.Markdown("# vqlab: VQ-VAE demo\nShipped models, running on this machine. Uploads: at most "
-                    f"{MAX_FILE_SIZE} and {models.max_pixels / 1e6:g} megapixels; requests wait in a queue.")
+                    f"{MAX_FILE_SIZE.upper()} and {models.max_pixels / 1e6:g} megapixels; requests wait in a queue.")
         with gr.Tab("colorize"):
+            gr.Markdown("The shipped colorizer learned from eight photographs: on others its colours are often "
+                        "wrong (a run of your own: `vqlab demo --model RUN`).")
             c_in = gr.Image(label="photo (its luminance is colorized)", elem_id="colorize-input", **upload)
             c_btn = gr.Button("colorize", variant="primary", elem_id="colorize-run")
             c_out = gr.ImageSlider(label="gray input | colorized", type="pil", format="png", elem_id="colorize-output")
