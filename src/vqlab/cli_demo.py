@@ -26,8 +26,8 @@ def add_demo(sub: Any) -> None:
                    help="shipped model name or run directory for the colorize or reconstruct tab (by its task); "
                    "default: the shipped 'colorize' and 'photos'")
     p.add_argument("--max-megapixels", type=float, default=DEFAULT_MEGAPIXELS, metavar="MP",
-                   help=f"largest upload in megapixels, checked before decoding ({DEFAULT_MEGAPIXELS:g}; a 12 MP "
-                   "image takes about 3 GB of memory)")
+                   help=f"largest upload in megapixels, checked before decoding ({DEFAULT_MEGAPIXELS:g}; reconstructing "
+                   "a 12 MP image takes about 5 GB of memory)")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -18,9 +18,9 @@ from PIL import Image
 
 from vqlab.errors import VQLabError
 
-# An upload's declared width x height, checked before its pixels are decoded. Whole-image inference is not tiled:
-# measured on the CPU, a 4000x3000 (12 MP) colorize raised the server's peak RSS from 0.36 to 3.2 GB (30 s on one
-# core), a 2 MP one to 1.3 GB; so the default admits a 12 MP photo at about 3 GB (--max-megapixels changes it).
+# An upload's declared width x height, checked before its pixels are decoded. Measured on one CPU core with a
+# 4000x3000 (12 MP) photo: colorize (tiled) 19 s, peak RSS 1.7 GB; reconstruct 33 s and 4.7 GB, its code size
+# needing a whole-image encode (25 MP: 8.9 GB). --max-megapixels changes the limit.
 MAX_PIXELS = 12_000_000
 MAX_FILE_SIZE = "20mb"  # Gradio refuses larger uploads before they reach a handler
 QUEUE_SIZE = 64  # requests waiting beyond this are refused ("queue is full") instead of piling up
@@ -126,13 +126,15 @@ def code_size(model: Any, image: Image.Image) -> CodeSize:
     from vqlab.codec import bits_per_code
     from vqlab.compression import check_codec_run, code_images
     from vqlab.images import to_uint8_tensor
+    from vqlab.inference import downsample_factor
 
     run = model.run
     check_codec_run(run, "the code size")
     arr = to_uint8_tensor(image, run.task.data_channels).permute(1, 2, 0).numpy()
     data, _ = code_images(run, [arr], None)
     k = run.model.num_embeddings
-    grid = tuple(model.encode(image).shape[-2:])
+    f = downsample_factor(run.model)
+    grid = (-(-image.height // f), -(-image.width // f))  # the code map's (h, w), as code_images encoded it
     return CodeSize(len(data), image.width * image.height, grid, k, bits_per_code(k))
 
 
