@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vqlab import __version__, shipped
+from vqlab.cli_demo import add_demo, cmd_demo
 from vqlab.cli_generate import (
     add_context_model,
     add_generation,
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep(sub)
     _add_models(sub)
     add_report(sub)
+    add_demo(sub)
     return parser
 
 
@@ -212,7 +214,7 @@ COMMANDS = {
     "train": cmd_train, "evaluate": cmd_evaluate, "compare": cmd_compare, "colorize": cmd_image,
     "reconstruct": cmd_image, "prior": cmd_prior, "sample": cmd_sample, "mix": cmd_mix, "encode": cmd_encode,
     "decode": cmd_decode, "context-model": cmd_context_model, "sweep": cmd_sweep, "report": cmd_report,
-    "models": cmd_models,
+    "models": cmd_models, "demo": cmd_demo,
 }
 
 
