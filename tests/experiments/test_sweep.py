@@ -183,3 +183,19 @@ def test_the_sweep_prints_an_estimate_and_an_eta_per_trained_run(interrupted_swe
     if todo:
         estimate = next(ln for ln in stdout.splitlines() if ln.startswith("estimated: "))
         assert f" for {todo} runs (from " in estimate and "unknown" not in estimate
+
+
+def test_a_run_written_by_an_earlier_version_counts_as_the_same_settings(tmp_path):
+    """tests/golden/v1 holds a config.json in the first version's layout (quantizer options under model, the
+    data's channel count beside the sections); a sweep planning the same settings resumes it instead of refusing."""
+    golden = Path(__file__).resolve().parents[1] / "golden" / "v1" / "vqvae" / "config.json"
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(golden.read_text())
+    old = json.loads(golden.read_text())
+    planned = cfgmod.resolve(cfgmod.from_dict({k: v for k, v in old.items() if k in cfgmod.SECTIONS}))
+    assert "beta" in old["model"] and "channels" in old  # the old layout, as written then
+    assert run_state(run_dir, planned) == "partial"  # resumed (its config is there), not refused
+    planned.model.num_embeddings += 1
+    with pytest.raises(VQLabError, match=r"model.num_embeddings"):
+        run_state(run_dir, planned)

@@ -152,8 +152,8 @@ def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
         saved = None
     if not isinstance(saved, dict):
         raise VQLabError(f"{path} is unreadable; remove {run_dir} to train it again")
-    try:
-        saved = cfgmod.from_dict(saved, str(path)).to_dict()  # configs of earlier versions in today's layout
+    try:  # configs of earlier versions in today's layout (without the data facts stored beside them)
+        saved = cfgmod.from_dict({k: v for k, v in saved.items() if k in cfgmod.SECTIONS}, str(path)).to_dict()
     except VQLabError:
         pass  # compared as written: it differs
     diffs = _differences(saved, cfg.to_dict())
