@@ -246,6 +246,8 @@ def main() -> None:
     p.add_argument("--sizes", default=None, help="comma list of codebook sizes, powers of two (512,...,65536)")
     p.add_argument("--quantizers", default=None, help="comma list (default: all)")
     p.add_argument("--toy", action="store_true", help="tiny model, sizes 16,32 and 0.05 minutes (for tests)")
+    p.add_argument("--page-only", action="store_true", help=(
+        "train nothing: score the finished runs and write the table, page and figure from them"))
     p.add_argument("--docs", type=Path, default=None, help=(
         "also write the page and figure here (docs: docs/quantizers.md, keeping its hand-written reading)"))
     p.add_argument("--extra", default="", help="more vqlab train flags for every run, e.g. '--hidden 64'")
@@ -268,18 +270,29 @@ def main() -> None:
     for dataset in args.data.split(","):
         for size in sizes:
             flags = {name: ["--data", dataset, *variants(size)[name], *common] for name in names}
-            budget = step_budgets(args.out, f"{_label(dataset)}-K{size}", flags, minutes, log)
+            key = f"{_label(dataset)}-K{size}"
+            timed = args.out / "budgets.json"
+            budgets = json.loads(timed.read_text()) if args.page_only and timed.is_file() else {}
+            if args.page_only and key not in budgets:
+                log(f"{key}: not timed yet, left out of the page")
+                continue
+            budget = budgets[key] if args.page_only else step_budgets(args.out, key, flags, minutes, log)
             for name in names:
                 run = args.out / "runs" / f"{_label(dataset)}-{name}-K{size}"
                 steps = budget["steps"][name]
                 run_flags = [*flags[name], "--steps", str(steps), "--eval-every", str(steps)]
                 if not finished(run, steps):
+                    if args.page_only:
+                        log(f"{run.name}: not finished, left out of the page")
+                        continue
                     train_run(run, run_flags, log)
                 rows.append(score(run, _label(dataset), name, size, budget["seconds_per_step"][name]))
                 rows[-1]["command"] = " ".join(["vqlab", "train", "--out", f"runs/{run.name}", *run_flags])
                 r = rows[-1]
                 log(f"{run.name}: PSNR {r['psnr']:.2f} dB, usage {r['usage']:.3f}, {r['steps']} steps")
                 write_results(args.out, rows, minutes, args.docs)
+    if not rows:
+        raise SystemExit(f"error: no finished runs in {args.out}")
     print(f"wrote {args.out / 'results.csv'} and {args.out / 'quantizers.md'}")
 
 
