@@ -163,8 +163,8 @@ def markdown(rows: list[dict[str, Any]], minutes: float) -> str:
     lines = [f"# Quantizers at equal compute time ({minutes:g} min per run on one thread)", "",
              ("bits/image: code rate under a uniform prior (N h w log2 K); bits/dim: the VQ-VAE bound; usage: "
               "fraction of codes used on the test split (rvq: mean over codebooks); s/step: the timed training "
-              "step that set the step budget (steps = 60 min / s/step); peak MB: resident memory of the "
-              "training process."), "", "![PSNR and usage against codebook size](figures/quantizers.png)", ""]
+              f"step that set the step budget (steps = 60 x {minutes:g} / s/step); peak MB: resident memory of "
+              "the training process."), "", "![PSNR and usage against codebook size](figures/quantizers.png)", ""]
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
         lines += [f"## {dataset}", "",
                   ("| quantizer | size | codes | test PSNR | usage | perplexity | bits/image | bits/dim | steps "
