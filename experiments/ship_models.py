@@ -32,8 +32,10 @@ SUBSET = 256
 RECIPES = {
     "photos": (["--data", "photos"], None,
                "VQ-VAE (h=128, K=512, D=64) reconstructing 32x32 colour photo crops; any image size"),
-    "colorize": (["--data", "photos", "--task", "colorize"], None,
-                 "colorizer: grayscale in, colour out (keeps the input's luma, predicts YCbCr chroma); any image size"),
+    "colorize": (["--data", "photos-wide", "--task", "colorize", "--hidden", "64", "--chroma-shrink",
+                  "--eval-every", "500", "--checkpoint-every", "500"], None,
+                 ("colorizer: grayscale in, colour out (keeps the input's luma, predicts YCbCr chroma scaled by the "
+                  "gain fitted on validation photos); the colorize study's choice (docs/colorize.md); any image size")),
     "fashion": (["--data", "fashion-mnist", "--steps", "6000"],
                 ["--dim", "128", "--layers", "12", "--batch-size", "64", "--steps", "4000"],
                 "VQ-VAE (h=128, K=512, D=64) on Fashion-MNIST with a PixelCNN prior over its 7x7 codes: sample, mix"),
@@ -47,13 +49,14 @@ def _half(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 KEEP = ("mse", "psnr", "ssim", "perplexity", "codebook_usage", "gray_psnr", "colorfulness", "colorfulness_target")
 
 
-def measure_run(run_dir: Path, images: torch.Tensor | None = None) -> tuple[dict[str, float], torch.Tensor]:
+def measure_run(run_dir: Path, images: torch.Tensor | None = None,
+                checkpoint: str = "latest") -> tuple[dict[str, float], torch.Tensor]:
     """Test metrics of a run (or packed model) on ``images``, by default the first SUBSET test images."""
     from vqlab.data import load_dataset
     from vqlab.eval.metrics import evaluate_model
     from vqlab.train.run import load_run
 
-    run = load_run(run_dir, "cpu")
+    run = load_run(run_dir, "cpu", checkpoint=checkpoint)
     if images is None:
         d = run.config.data
         images = load_dataset(d.dataset, root=d.root, image_size=d.image_size, download=False).test[:SUBSET].clone()
@@ -128,11 +131,12 @@ def rebuild(root: Path, replace: bool) -> int:
                            check=True)
         card = json.loads((SHIPPED / name / "card.json").read_text())
         images = load_file(str(SUBSETS / f"{name}.safetensors"))["images"]
-        rebuilt, _ = measure_run(run, images)
+        checkpoint = "best" if (run / "checkpoints" / "best").is_file() else "latest"  # chosen on validation
+        rebuilt, _ = measure_run(run, images, checkpoint)
         for key, value in card["metrics"].items():
             print(f"{name:>9} {key:>20}: shipped {value:.4g}  rebuilt {rebuilt.get(key, float('nan')):.4g}")
         if replace:
-            pack(run, name, card["command"], description)
+            pack(run, name, card["command"], description, checkpoint)
     return 0
 
 

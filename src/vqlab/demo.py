@@ -213,8 +213,9 @@ def build_app(models: Models) -> Any:
         gr.Markdown("# vqlab: VQ-VAE demo\nShipped models, running on this machine. Uploads: at most "
                     f"{MAX_FILE_SIZE.upper()} and {models.max_pixels / 1e6:g} megapixels; requests wait in a queue.")
         with gr.Tab("colorize"):
-            gr.Markdown("The shipped colorizer learned from eight photographs: on others its colours are often "
-                        "wrong (a run of your own: `vqlab demo --model RUN`).")
+            gr.Markdown("The shipped colorizer learned from 45 photographs and keeps its colours faint, which "
+                        "is what helps on photographs it has never seen (docs/colorize.md); a run of your own: "
+                        "`vqlab demo --model RUN`.")
             c_in = gr.Image(label="photo (its luminance is colorized)", elem_id="colorize-input", **upload)
             c_btn = gr.Button("colorize", variant="primary", elem_id="colorize-run")
             c_out = gr.ImageSlider(label="gray input | colorized", type="pil", format="png", elem_id="colorize-output")
