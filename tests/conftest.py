@@ -47,3 +47,23 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run([sys.executable, "-m", "vqlab", *args], check=False, capture_output=True, text=True, env=env,
                           cwd=cwd, timeout=300)
+
+
+def train_interrupted(monkeypatch: pytest.MonkeyPatch, args: list[str], at_step: int) -> int:
+    """``vqlab train ARGS`` in this process, stopped by a KeyboardInterrupt (Ctrl+C) when the metrics row of step
+    ``at_step`` is about to be written; returns the exit code (130 expected) with the metrics writer restored."""
+    from vqlab import cli
+    from vqlab.train import run as rundir
+
+    real_append = rundir.append_metrics
+
+    def interrupt(run_dir: Path, row: dict) -> None:
+        if row["step"] >= at_step:
+            raise KeyboardInterrupt
+        real_append(run_dir, row)
+
+    monkeypatch.setattr(rundir, "append_metrics", interrupt)
+    try:
+        return cli.main(["train", *args])
+    finally:
+        monkeypatch.setattr(rundir, "append_metrics", real_append)

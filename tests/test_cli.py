@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, run_cli, train_interrupted
 from vqlab import cli
 from vqlab import config as cfgmod
 from vqlab.train import run as rundir
@@ -124,17 +124,8 @@ def test_resume_after_interruption_reproduces_the_uninterrupted_run(image_folder
     full, broken = tmp_path / "full", tmp_path / "broken"
     assert cli.main(["train", "--out", str(full), *common]) == 0
 
-    real_append = rundir.append_metrics
-
-    def interrupt_at_step_30(run_dir, row):
-        if row["step"] >= 30:
-            raise KeyboardInterrupt
-        real_append(run_dir, row)
-
-    monkeypatch.setattr(rundir, "append_metrics", interrupt_at_step_30)
-    assert cli.main(["train", "--out", str(broken), *common]) == 130
+    assert train_interrupted(monkeypatch, ["--out", str(broken), *common], at_step=30) == 130
     assert "interrupted" in capsys.readouterr().err
-    monkeypatch.setattr(rundir, "append_metrics", real_append)
     assert (broken / "checkpoints" / "latest").read_text().strip() == "step_00000020"
     assert max(r["step"] for r in rundir.read_metrics(broken)) == 25  # rows past the checkpoint exist
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TINY, make_images, run_cli
+from tests.conftest import TINY, make_images, run_cli, train_interrupted
 from vqlab import cli
 from vqlab.train import run as rundir
 from vqlab.train.checkpoint import read_state
@@ -95,16 +95,7 @@ def test_interrupted_run_with_every_new_option_resumes_exactly(split_folder, tmp
               "--hflip", "--weight-decay", "0.1", "--eval-every", "5", "--checkpoint-every", "15"]
     full, broken = tmp_path / "full", tmp_path / "broken"
     assert cli.main(["train", "--out", str(full), *common]) == 0
-    real_append = rundir.append_metrics
-
-    def interrupt_at_step_35(run_dir, row):
-        if row["step"] >= 35:
-            raise KeyboardInterrupt
-        real_append(run_dir, row)
-
-    monkeypatch.setattr(rundir, "append_metrics", interrupt_at_step_35)
-    assert cli.main(["train", "--out", str(broken), *common]) == 130
-    monkeypatch.setattr(rundir, "append_metrics", real_append)
+    assert train_interrupted(monkeypatch, ["--out", str(broken), *common], at_step=35) == 130
     assert cli.main(["train", "--out", str(broken), "--resume", "--no-progress"]) == 0
     capsys.readouterr()
     a, b = rundir.read_metrics(full), rundir.read_metrics(broken)
