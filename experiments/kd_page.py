@@ -4,11 +4,17 @@
 Reads whatever is finished: a sweep still running, or stopped part-way, gives a page with the finished runs and
 says how many are missing. Every number on the page comes from the run directories (their metrics.jsonl and the
 cached `vqlab evaluate` metrics), and every verdict from the fixed rules in RULES, printed on the page.
+
+The archive (--archive, default experiments/results/STAGE.jsonl, committed): a record per finished run (its
+config and its row of the page), added or refreshed for every finished run found here. A run whose folder is gone
+(a study spread over sessions on machines that do not keep their files) is read from its record when the record
+has the planned settings, and kd_study.py does not train it again.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import platform
@@ -26,6 +32,7 @@ STAGES = {
     "photos-kd": "photos, reconstruct: K and D",
 }
 CONVERGED_DB = 0.25
+ARCHIVE = Path(__file__).resolve().parent / "results"
 RULES = (
     'A claim "more X lowers M" is *confirmed* when the means of M at the smallest and the largest X (over seeds) '
     "differ in the claimed direction by more than twice their combined seed spread (sqrt(std_a^2 + std_b^2)), "
@@ -39,33 +46,88 @@ METRICS = [("final_train_loss", "final train loss", 5), ("psnr", "test PSNR (dB)
 COLOR_METRICS = [("colorfulness", "colourfulness", 1), ("gray_psnr", "gray PSNR (dB)", 2)]
 
 
-def run_rows(sweep: Path) -> tuple[list[dict[str, Any]], int]:
-    """A row per finished run of a sweep folder (settings, final loss, test metrics, convergence), and the number
-    of planned runs that are not finished."""
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    if Path("/proc/cpuinfo").exists():
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def local_row(run_dir: Path, planned: dict[str, Any]) -> dict[str, Any] | None:
+    """The page's row of a finished run folder (settings, final loss, test metrics, convergence, machine), or
+    None when the folder holds no finished run."""
     from vqlab.experiments.evaluation import evaluate_run
     from vqlab.experiments.results import final_train_loss
     from vqlab.train.run import read_config, read_metrics
 
-    plan = json.loads((sweep / "sweep.json").read_text())
-    rows, missing = [], 0
+    if not (run_dir / "config.json").is_file():
+        return None
+    cfg, _ = read_config(run_dir)
+    history = read_metrics(run_dir)
+    tests = [r for r in history if r.get("split") == "test"]
+    if not tests or tests[-1]["step"] < cfg.train.steps:
+        return None
+    metrics = evaluate_run(run_dir)
+    quarter = [r for r in tests if r["step"] <= 0.75 * cfg.train.steps]
+    late_gain = tests[-1]["psnr"] - quarter[-1]["psnr"] if quarter else math.nan
+    return {**planned["settings"], "setting": planned["setting"], "steps": cfg.train.steps,
+            "final_train_loss": final_train_loss(history, cfg.train.steps), "late_gain": late_gain,
+            "train_seconds": tests[-1].get("wall_time", math.nan), "machine": cpu_name(), **metrics}
+
+
+def read_plan(sweep: Path, archive: Path | None) -> tuple[dict[str, Any] | None, str | None]:
+    """(the sweep's plan, its command): from the sweep folder, else from the archive folder, else (None, None)."""
+    for folder in (sweep, archive):
+        if folder is not None and (folder / "sweep.json").is_file():
+            cmd = folder / "command.txt"
+            plan = json.loads((folder / "sweep.json").read_text())
+            if folder == archive:
+                plan["archived"] = [r["name"] for r in plan["runs"]]  # no run folder here: all from the archive
+            return plan, cmd.read_text().strip() if cmd.is_file() else None
+    return None, None
+
+
+def run_rows(sweep: Path, archive: Path | None = None) -> tuple[list[dict[str, Any]], int, int]:
+    """(a row per finished run of a sweep's plan, the number of planned runs not finished, how many rows came
+    from the archive). With ``archive`` (a folder: sweep.json, command.txt, runs.jsonl) every run finished here
+    is added to (or refreshed in) the archive, and a run the sweep skipped as archived is read from it."""
+    from vqlab.experiments.sweep import read_archive
+    from vqlab.fileio import atomic_write_text
+    from vqlab.train.run import read_config
+
+    plan, cmd = read_plan(sweep, archive)
+    if plan is None:
+        return [], 0, 0
+    records = {r["name"]: r for r in read_archive(archive / "runs.jsonl")} if archive is not None else {}
+    archived = set(plan.get("archived", []))
+    rows, missing, from_archive, changed = [], 0, 0, False
     for planned in plan["runs"]:
         run_dir = sweep / "runs" / planned["name"]
-        if not (run_dir / "config.json").is_file():
+        row = local_row(run_dir, planned)
+        if row is not None:
+            rows.append(row)
+            config = read_config(run_dir)[0].to_dict()
+            old = records.get(planned["name"], {})
+            if old.get("config") != config or old.get("row") != row:
+                records[planned["name"]] = {"name": planned["name"], "config": config, "row": row,
+                                            "archived": datetime.date.today().isoformat()}
+                changed = True
+        elif planned["name"] in archived and planned["name"] in records:
+            rows.append(records[planned["name"]]["row"])
+            from_archive += 1
+        else:
             missing += 1
-            continue
-        cfg, _ = read_config(run_dir)
-        history = read_metrics(run_dir)
-        tests = [r for r in history if r.get("split") == "test"]
-        if not tests or tests[-1]["step"] < cfg.train.steps:
-            missing += 1
-            continue
-        metrics = evaluate_run(run_dir)
-        quarter = [r for r in tests if r["step"] <= 0.75 * cfg.train.steps]
-        late_gain = tests[-1]["psnr"] - quarter[-1]["psnr"] if quarter else math.nan
-        rows.append({**planned["settings"], "setting": planned["setting"], "steps": cfg.train.steps,
-                     "final_train_loss": final_train_loss(history, cfg.train.steps), "late_gain": late_gain,
-                     "train_seconds": tests[-1].get("wall_time", math.nan), **metrics})
-    return rows, missing
+    if changed and archive is not None:
+        archive.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(archive / "runs.jsonl",
+                          "".join(json.dumps(r, sort_keys=True) + "\n" for r in records.values()))
+        saved = {k: v for k, v in plan.items() if k != "archived"}
+        atomic_write_text(archive / "sweep.json", json.dumps(saved, indent=1) + "\n")
+        if cmd:
+            atomic_write_text(archive / "command.txt", cmd + "\n")
+    return rows, missing, from_archive
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
@@ -123,19 +185,23 @@ def verdict(summary: dict[Any, dict[str, tuple[float, float]]], metric: str, low
     return f"{'confirmed' if claimed else 'refuted'}: {text}"
 
 
-def stage_section(root: Path, stage: str, figures: Path, docs: Path) -> list[str]:
+def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Path | None = None) -> list[str]:
     sweep = root / stage
-    if not (sweep / "sweep.json").is_file():
+    stage_archive = archive / stage if archive is not None else None
+    plan, cmd = read_plan(sweep, stage_archive)
+    if plan is None:
         return [f"## {STAGES[stage]}", "", "Not run yet.", ""]
-    rows, missing = run_rows(sweep)
-    plan = json.loads((sweep / "sweep.json").read_text())
+    rows, missing, from_archive = run_rows(sweep, stage_archive)
     out = [f"## {STAGES[stage]}", ""]
-    cmd = (sweep / "command.txt").read_text().strip() if (sweep / "command.txt").is_file() else None
     if cmd:
         out += ["```bash", cmd, "```", ""]
     seconds = sum(r["train_seconds"] for r in rows if math.isfinite(r["train_seconds"]))
     out.append(f"{len(rows)} runs finished ({seconds / 60:.0f} min of training wall time in all)"
+               + (f", {from_archive} of them read from the archive" if from_archive else "")
                + (f"; **{missing} planned runs not finished yet**." if missing else "."))
+    machines = sorted({r.get("machine", "not recorded") for r in rows})
+    if rows:
+        out.append(f"Machine{'s' if len(machines) > 1 else ''}: {'; '.join(machines)}.")
     out.append("")
     if not rows:
         return out
@@ -163,17 +229,54 @@ def stage_section(root: Path, stage: str, figures: Path, docs: Path) -> list[str
             if colorize:
                 out.append(f"- Larger D, more faded (less colourful): {verdict(summary, 'colorfulness', True)}.")
         out.append("")
-    src = sweep / "figures"
-    if src.is_dir():
-        dest = figures / stage
-        dest.mkdir(parents=True, exist_ok=True)
-        for png in sorted(src.glob("*.png")):
-            shutil.copy(png, dest / png.name)
-        for name in ("psnr_vs_K", "psnr_vs_D", "usage_vs_K", "test_images"):
-            if (dest / f"{name}.png").is_file():
-                out.append(f"![{stage} {name}]({(dest / f'{name}.png').relative_to(docs).as_posix()})")
-        out.append("")
+    dest = figures / stage
+    dest.mkdir(parents=True, exist_ok=True)
+    axis_figures(rows, plan, dest, colorize)
+    # The grid of test images needs the runs' weights: copied from the sweep when it has one, else the page keeps
+    # the grid an earlier session made (the runs it shows are then named in its labels).
+    grid = sweep / "figures" / "test_images.png"
+    if grid.is_file():
+        shutil.copy(grid, dest / grid.name)
+    for name in ("psnr_vs_K", "psnr_vs_D", "usage_vs_K", "test_images"):
+        if (dest / f"{name}.png").is_file():
+            out.append(f"![{stage} {name}]({(dest / f'{name}.png').relative_to(docs).as_posix()})")
+    out.append("")
     return out
+
+
+def axis_figures(rows: list[dict[str, Any]], plan: dict[str, Any], dest: Path, colorize: bool) -> None:
+    """psnr_vs_K, psnr_vs_D and usage_vs_K (mean and std over seeds; the gray baseline for colorize) from the
+    page's rows, so they include the runs read from the archive."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for axis, other, short, metric, label in (
+            ("num_embeddings", "embedding_dim", "K", "psnr", "test PSNR (dB)"),
+            ("embedding_dim", "num_embeddings", "D", "psnr", "test PSNR (dB)"),
+            ("num_embeddings", "embedding_dim", "K", "codebook_usage", "codebook usage")):
+        fixed = statistics.mode(r["settings"][other] for r in plan["runs"])
+        sel = [r for r in rows if r.get(other) == fixed and isinstance(r.get(metric), (int, float))]
+        values = sorted({r[axis] for r in sel})
+        if not values:
+            continue
+        stats = [mean_std([r[metric] for r in sel if r[axis] == v]) for v in values]
+        fig, ax = plt.subplots(figsize=(4.5, 3.2), dpi=120)
+        ax.errorbar(values, [m for m, _ in stats], yerr=[sd for _, sd in stats], marker="o", capsize=3,
+                    label="vqlab (mean ± std over seeds)")
+        if colorize and metric == "psnr":
+            gray = [r["gray_psnr"] for r in sel if isinstance(r.get("gray_psnr"), (int, float))]
+            if gray:
+                ax.axhline(statistics.fmean(gray), color="gray", linestyle="--", label="gray input")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel(short)
+        ax.set_ylabel(label)
+        ax.set_title(f"{label} vs {short} ({'D' if short == 'K' else 'K'} = {fixed})", fontsize=9)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(dest / f"{metric.replace('codebook_usage', 'usage')}_vs_{short}.png")
+        plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -181,19 +284,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", type=Path, default=Path("studies"), help="folder of the sweeps (kd_study.py --root)")
     p.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
     p.add_argument("--output", type=Path, default=None, help="page to write (default: DOCS/experiments.md)")
+    p.add_argument("--archive", type=Path, default=ARCHIVE,
+                   help="folder of the run archive, one subfolder per stage (experiments/results)")
     args = p.parse_args(argv)
     figures = args.docs / "figures" / "kd"
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else "?"
     page = ["# Experiments: codebook size K and code dimension D", "",
             ("Generated by `python experiments/kd_page.py --root studies` from the sweeps that "
              "`python experiments/kd_study.py --root studies` runs (resumable; run it again to continue). "
-             f"Machine: {cpu}, one thread per run (`OMP_NUM_THREADS=1`), `--precision auto`."), "",
+             "One thread per run (`OMP_NUM_THREADS=1`), `--precision auto`; the machine of each stage is named "
+             "under it. Runs finished in earlier sessions are read from the committed archive "
+             "(`experiments/results/STAGE/runs.jsonl`) when their folders are gone."), "",
             f"How to read the verdicts: {RULES}", "",
             ("An earlier study of the same questions at 150 training steps, where no model had learned yet, is "
              "kept in [experiments-150-steps.md](experiments-150-steps.md)."), ""]
     for stage in STAGES:
-        page += stage_section(args.root, stage, figures, args.docs)
+        page += stage_section(args.root, stage, figures, args.docs, args.archive)
     out = args.output or args.docs / "experiments.md"
     out.write_text("\n".join(page) + "\n")
     print(f"wrote {out}")

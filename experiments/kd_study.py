@@ -9,6 +9,10 @@ Stages, in order (each a ``vqlab sweep`` into ROOT/NAME; run the script again to
   photos-budget  photos, reconstruct: --steps 1500,3000,6000 (seed 0); picks the budget
   photos-kd      photos, reconstruct: the K/D axes, 3 seeds, at that budget
 
+Every finished run is recorded in the run archive (--archive, default experiments/results/STAGE/, committed with
+the page): a later session on a machine that kept no run folders trains only what the archive lacks, and
+kd_page.py builds the page from both.
+
 The budget rule: the smallest step count after which doubling the steps gains less than GAIN_DB of test PSNR
 (and the largest tried when every doubling still gains more). The toy mode (--toy) runs every stage at a few
 steps with a tiny model on the data given by --toy-data, for the integration test.
@@ -17,7 +21,6 @@ steps with a tiny model on the data given by --toy-data, for the integration tes
 from __future__ import annotations
 
 import argparse
-import csv
 import itertools
 import os
 import subprocess
@@ -30,22 +33,22 @@ D_VALUES = "2,8,32,64,256"
 BUDGET_STEPS = (1500, 3000, 6000)
 GAIN_DB = 0.25
 FASHION = ["--data", "fashion-mnist"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from kd_page import ARCHIVE, run_rows
 
 
-def sweep(root: Path, name: str, args: list[str], toy: bool, log) -> Path:
+def sweep(root: Path, name: str, args: list[str], archive: Path, log) -> list[dict]:
+    """Run one ``vqlab sweep`` into ROOT/NAME (skipping the runs archived in ARCHIVE/NAME), then archive its
+    finished runs; returns the rows of every finished run of its plan (here or archived)."""
     out = root / name
     cmd = [sys.executable, "-m", "vqlab", "sweep", "--out", str(out), "--log-every", "10", *args]
     log(f"[{time.strftime('%H:%M:%S')}] {name}: {' '.join(cmd[1:])}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "command.txt").write_text("OMP_NUM_THREADS=1 vqlab " + " ".join(cmd[3:]) + "\n")
-    subprocess.run(cmd, check=True)
-    return out
-
-
-def read_results(out: Path) -> list[dict[str, str]]:
-    path = out / "results.csv"
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+    subprocess.run([*cmd, "--skip-archived", str(archive / name / "runs.jsonl")], check=True)
+    rows, missing, from_archive = run_rows(out, archive / name)
+    log(f"{name}: {len(rows)} runs finished ({from_archive} from {archive / name}), {missing} missing")
+    return rows
 
 
 def pick_budget(rows: list[dict[str, str]]) -> int:
@@ -64,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--toy", action="store_true", help="tiny model, few steps (integration test)")
     p.add_argument("--toy-data", default="photos", help="dataset of every stage in --toy mode")
+    p.add_argument("--archive", type=Path, default=None,
+                   help="run archive, one subfolder per stage (experiments/results; ROOT/archive with --toy)")
     args = p.parse_args(argv)
+    archive = args.archive or (args.root / "archive" if args.toy else ARCHIVE)
     log = lambda line: print(line, flush=True)
     toy = ["--preset", "tiny", "--data", args.toy_data] if args.toy else []
     budget_steps = (10, 20, 40) if args.toy else BUDGET_STEPS
@@ -78,14 +84,16 @@ def main(argv: list[str] | None = None) -> int:
         task = ["--task", "colorize"] if stage.startswith("color") else []
         if stage.endswith("-budget"):
             steps = ",".join(str(s) for s in budget_steps)
-            out = sweep(args.root, stage, [*data, *task, *toy, *common, "--steps", steps], args.toy, log)
-            budgets[stage.split("-")[0]] = pick_budget(read_results(out))
+            rows = sweep(args.root, stage, [*data, *task, *toy, *common, "--steps", steps], archive, log)
+            budgets[stage.split("-")[0]] = pick_budget(rows)
             log(f"{stage}: budget {budgets[stage.split('-')[0]]} steps")
         elif stage.endswith("-kd"):
             prefix = stage.split("-")[0]
             if prefix != "color" and prefix not in budgets:
-                out = args.root / f"{prefix}-budget"
-                budgets[prefix] = pick_budget(read_results(out))
+                rows, missing, _ = run_rows(args.root / f"{prefix}-budget", archive / f"{prefix}-budget")
+                if missing or not rows:
+                    p.error(f"{stage} needs the budget of {prefix}-budget, which is not finished: run that stage")
+                budgets[prefix] = pick_budget(rows)
             steps = [] if prefix == "color" else ["--steps", str(budgets[prefix])]
             if args.toy:
                 steps = ["--steps", "20"]
@@ -94,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             # Seed 0 of every setting first, so a study stopped part-way still covers every setting; the second
             # pass finds those runs finished and adds the other seeds.
             for seeds in dict.fromkeys((1, args.seeds)):
-                sweep(args.root, stage, [*kd, "--seeds", str(seeds)], args.toy, log)
+                sweep(args.root, stage, [*kd, "--seeds", str(seeds)], archive, log)
         else:
             p.error(f"unknown stage {stage!r}")
     return 0

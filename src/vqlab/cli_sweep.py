@@ -52,6 +52,9 @@ def add_sweep(sub: Any) -> None:
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process (1)")
     p.add_argument("--iw-samples", type=int, default=100, help="samples of the VAE/VIMCO bounds in results (100)")
     p.add_argument("--no-figures", action="store_true", help="write results.csv only")
+    p.add_argument("--skip-archived", type=Path, default=None, metavar="FILE",
+                   help="a study's run archive (JSON lines of name, config and results): the planned runs it "
+                        "records with the same settings are not trained here, nor in results.csv")
     # Every train option, as a comma list.
     add_option_flags(p, as_lists=_sweep_value)
 
@@ -84,14 +87,26 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         axes["seed"] = list(range(args.seeds))
     cfgmod.validate(copy.deepcopy(base))  # fail early, but leave `auto` choices to each run's own settings
     runs = sw.plan_sweep(base, axes, TRAIN_FLAGS, vary=args.vary)
+    archived: list[str] = []
+    if args.skip_archived is not None:
+        archived, other = sw.archived_runs(args.skip_archived, runs)
+        # A run whose folder is here is the real thing (with its checkpoints): it is resumed or kept, not skipped.
+        archived = [n for n in archived if not (args.out / sw.RUNS_DIR / n / "config.json").is_file()]
+        print(f"{len(archived)} planned runs are in {args.skip_archived} and not here: not trained here"
+              + (f"; {len(other)} recorded there with other settings are trained ({', '.join(other)})"
+                 if other else ""))
     args.out.mkdir(parents=True, exist_ok=True)
-    sw.write_plan(args.out, runs, list(axes), args.vary)
+    sw.write_plan(args.out, runs, list(axes), args.vary, archived)
+    runs = [r for r in runs if r.name not in set(archived)]
     t0 = time.time()
     try:
         sw.run_sweep(args.out, runs, jobs=args.jobs, echo=lambda line: print(line, flush=True), estimate=True)
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted; finished runs are kept, run the same command again to continue\n")
         return 130
+    if not runs:
+        print(f"every planned run is in {args.skip_archived}; nothing to train or evaluate here")
+        return 0
     print(f"training finished in {time.time() - t0:.0f} s; evaluating")
     from vqlab.experiments.results import write_results
 

@@ -35,9 +35,44 @@ def test_study_and_page_at_toy_size(image_folder, tmp_path):
     assert (root / "fm-kd" / "command.txt").read_text().startswith("OMP_NUM_THREADS=1 vqlab sweep")
     docs = tmp_path / "docs"
     docs.mkdir()
-    proc = _run(str(ROOT / "experiments" / "kd_page.py"), "--root", str(root), "--docs", str(docs), cwd=tmp_path)
+    proc = _run(str(ROOT / "experiments" / "kd_page.py"), "--root", str(root), "--docs", str(docs),
+                "--archive", str(tmp_path / "archive"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     page = (docs / "experiments.md").read_text()
     assert "| steps | test PSNR (dB)" in page and "### K (D = 8)" in page and "### D (K = 32)" in page
     assert "photos, colorize: K and D\n\nNot run yet." in page
     assert (docs / "figures" / "kd" / "fm-kd" / "psnr_vs_K.png").is_file()
+
+
+def test_a_study_continued_on_a_machine_without_its_run_folders_uses_the_archive(image_folder, tmp_path):
+    """Session 1 runs the budget stage and archives its runs; session 2 has the archive but no run folders:
+    the study trains nothing again, and the page reads the same numbers from the archive."""
+    import json
+    import shutil
+
+    root, archive = tmp_path / "studies", tmp_path / "archive"
+    study = [str(ROOT / "experiments" / "kd_study.py"), "--root", str(root), "--toy", "--seeds", "1",
+             "--toy-data", f"folder:{image_folder}", "--stages", "fm-budget", "--archive", str(archive)]
+    proc = _run(*study, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = [json.loads(line) for line in (archive / "fm-budget" / "runs.jsonl").read_text().splitlines()]
+    assert sorted(r["name"] for r in records) == ["steps10-s0", "steps20-s0", "steps40-s0"]
+    assert all(r["config"]["train"]["steps"] == r["row"]["steps"] for r in records)
+
+    def page(docs: Path) -> str:
+        docs.mkdir()
+        proc = _run(str(ROOT / "experiments" / "kd_page.py"), "--root", str(root), "--docs", str(docs),
+                    "--archive", str(archive), cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return (docs / "experiments.md").read_text()
+
+    first = page(tmp_path / "docs1")
+    shutil.rmtree(root)  # the next session's machine kept nothing but the repository
+    second = page(tmp_path / "docs2")
+    table = [ln for ln in first.splitlines() if ln.startswith(("| 10 |", "| 40 |"))]
+    assert len(table) == 2 and all(ln in second for ln in table)
+    assert "3 runs finished" in second and "3 of them read from the archive" in second
+    proc = _run(*study, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "3 planned runs are in" in proc.stdout and not (root / "fm-budget" / "runs").exists()
+    assert "fm-budget: budget" in proc.stdout

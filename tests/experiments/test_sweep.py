@@ -199,3 +199,38 @@ def test_a_run_written_by_an_earlier_version_counts_as_the_same_settings(tmp_pat
     planned.model.num_embeddings += 1
     with pytest.raises(VQLabError, match=r"model.num_embeddings"):
         run_state(run_dir, planned)
+
+
+def test_runs_in_an_archive_are_not_trained_again_unless_their_settings_differ(interrupted_sweep, image_folder,
+                                                                                tmp_path):
+    """A study spread over sessions keeps finished runs in an archive (JSON lines of name, config, results). A
+    sweep given that archive trains only the runs it lacks; a record with other settings does not count."""
+    from tests.experiments.conftest import cli_env, sweep_command
+    from vqlab.experiments.sweep import archived_runs, local_runs, read_plan
+
+    done = interrupted_sweep["out"]
+    config = {name: json.loads((done / "runs" / name / "config.json").read_text())
+              for name in ("K8-D4-s0", "K8-D8-s0", "K16-D4-s0")}
+    config["K16-D4-s0"]["model"]["hidden"] = 32  # recorded with other settings than planned: trained again
+    archive = tmp_path / "runs.jsonl"
+    archive.write_text("".join(json.dumps({"name": n, "config": c, "row": {}}) + "\n" for n, c in config.items()))
+    out = tmp_path / "kd"
+    proc = subprocess.run([*sweep_command(out, image_folder), "--skip-archived", str(archive)], env=cli_env(),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 planned runs are in" in proc.stdout and "1 recorded there with other settings are trained " \
+        "(K16-D4-s0)" in proc.stdout
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["K16-D4-s0", "K16-D8-s0"]
+    plan = read_plan(out)
+    assert plan["archived"] == ["K8-D4-s0", "K8-D8-s0"] and len(plan["runs"]) == 4
+    assert [r["name"] for r in local_runs(plan)] == ["K16-D4-s0", "K16-D8-s0"]
+    with open(out / "results.csv", newline="") as f:
+        assert sorted(r["name"] for r in csv.DictReader(f)) == ["K16-D4-s0", "K16-D8-s0"]
+    # Nothing left to train: every run is here or archived (the folders here win over the archive).
+    again = subprocess.run([*sweep_command(out, image_folder), "--skip-archived", str(archive)], env=cli_env(),
+                           capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0 and "2 runs: 2 finished, 0 to train" in again.stdout, again.stdout
+    # A corrupt archive is a user error, and so the sweep trains nothing.
+    archive.write_text("not json\n")
+    with pytest.raises(VQLabError, match="is not a run archive"):
+        archived_runs(archive, [])

@@ -150,7 +150,7 @@ def finite(rows: list[dict[str, Any]], metric: str) -> bool:
 def write_figures(out: Path, with_images: bool = True) -> list[Path]:
     """All figures of a finished sweep (its sweep.json, results.csv and runs) into ``OUT/figures/``."""
     from vqlab.experiments.results import gray_baseline, loss_curve, read_results
-    from vqlab.experiments.sweep import RUNS_DIR, read_plan
+    from vqlab.experiments.sweep import RUNS_DIR, local_runs, read_plan
     from vqlab.train.run import read_metrics
 
     out = Path(out)
@@ -181,7 +181,7 @@ def write_figures(out: Path, with_images: bool = True) -> list[Path]:
     if with_images:
         from vqlab.experiments.grid import test_image_rows
 
-        labels, images = test_image_rows(out, plan["runs"])
+        labels, images = test_image_rows(out, local_runs(plan))
         if images:
             paths += image_grid(labels, images, fig_dir / "test_images",
                                 "held-out test images: input, each setting (first seed), target")

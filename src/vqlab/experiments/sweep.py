@@ -99,15 +99,56 @@ def plan_sweep(base: cfgmod.Config, axes: dict[str, list[Any]], flags: dict[str,
     return list(runs.values())
 
 
-def write_plan(out: Path, runs: list[PlannedRun], axes: Sequence[str], vary: bool) -> None:
-    """Record the plan in ``OUT/sweep.json`` (what ``results`` and ``report`` read back).
+def write_plan(out: Path, runs: list[PlannedRun], axes: Sequence[str], vary: bool,
+               archived: Sequence[str] = ()) -> None:
+    """Record the plan in ``OUT/sweep.json`` (what ``results`` and ``report`` read back); ``archived`` names the
+    planned runs that are recorded in a study's archive instead of trained here (see :func:`archived_runs`).
 
     Refused (VQLabError, nothing written) when a run of the plan already exists with other settings, so a sweep
     that is refused leaves the plan of the existing runs in place."""
-    check_runs(out, runs)
+    check_runs(out, [r for r in runs if r.name not in set(archived)])
     atomic_write_json(out / PLAN_FILE, {
         "axes": [a for a in axes if a != "seed"], "vary": vary,
-        "runs": [{"name": r.name, "setting": r.setting, "settings": r.settings} for r in runs]})
+        "runs": [{"name": r.name, "setting": r.setting, "settings": r.settings} for r in runs],
+        "archived": sorted(archived)})
+
+
+def local_runs(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The planned runs of a sweep's plan that are trained in its folder (all but the archived ones)."""
+    archived = set(plan.get("archived", []))
+    return [r for r in plan["runs"] if r["name"] not in archived]
+
+
+def read_archive(path: Path) -> list[dict[str, Any]]:
+    """The records of a study's run archive: JSON lines, each with at least ``name`` and ``config`` (the run's
+    config.json) and the run's results. A missing file is an empty archive; an unreadable one is an error."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = []
+    try:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if line.strip():
+                record = json.loads(line)
+                if not isinstance(record, dict) or "name" not in record or not isinstance(record.get("config"), dict):
+                    raise ValueError(f"line {number} has no name and config")
+                records.append(record)
+    except (OSError, ValueError) as e:
+        raise VQLabError(f"{path} is not a run archive ({e})") from None
+    return records
+
+
+def archived_runs(path: Path, runs: list[PlannedRun]) -> tuple[list[str], list[str]]:
+    """(names of the planned runs that ``path`` records with the planned settings, names it records with other
+    settings). Runs finished in an earlier session keep their results there when their folders are gone; a sweep
+    does not train them again. A record with other settings does not count: that run is trained."""
+    records = {r["name"]: r for r in read_archive(path)}
+    same, other = [], []
+    for run in runs:
+        record = records.get(run.name)
+        if record is not None:
+            (other if _differences(record["config"], run.config.to_dict()) else same).append(run.name)
+    return same, other
 
 
 def read_plan(out: Path) -> dict[str, Any]:
