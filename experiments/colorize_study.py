@@ -6,8 +6,10 @@ docs/colorize.md (experiments/colorize_page.py). Resumable: run it again and it 
 Stages, in order:
 
   choices   one `vqlab sweep --vary` (ROOT/choices): the baseline, the default colorize recipe on photos-wide
-            (h=128, K=512, D=64, batch 32, Adam 1e-3 cosine, 3000 steps, ycbcr), and each of AXES changed alone:
-            --hflip, --random-crop 0.5, --weight-decay 0.1 and 1, --hidden 64 and 256, --steps 10000
+            (h=128, K=512, D=64, batch 32, Adam 1e-3 cosine, 3000 steps, ycbcr, 32x32 crops, 4x4 downsampling),
+            and each of AXES changed alone: --hflip, --random-crop 0.5, --weight-decay 0.1 and 1, --hidden 64 and
+            256, --steps 10000, --downsample 8 (a receptive field twice as wide), --image-size 64 (crops with
+            four times the context, from the photos at twice the resolution)
   seeds     the baseline again with seeds 1..N-1 (ROOT/seeds): the run-to-run spread the rules compare against
   measure   every finished run's best checkpoint (chosen on the validation crops' PSNR during training) on whole
             photographs: the validation photos shrunk to VAL_SIDE px on the longer side and the test photos
@@ -50,11 +52,12 @@ from typing import Any
 
 from vqlab.fileio import atomic_write_json, atomic_write_text
 
-RECIPE = ["--data", "photos-wide", "--task", "colorize", "--eval-every", "500", "--checkpoint-every", "500",
-          "--log-every", "50"]
+RECIPE = ["--data", "photos-wide", "--task", "colorize", "--image-size", "32", "--eval-every", "500",
+          "--checkpoint-every", "500", "--log-every", "50"]
 # Option (sweep flag) -> values; the first is the baseline's (the default), the others are tried one at a time.
 AXES = {"hflip": ["false", "true"], "random-crop": ["1", "0.5"], "weight-decay": ["0", "0.1", "1"],
-        "hidden": ["128", "64", "256"], "steps": ["3000", "10000"]}
+        "hidden": ["128", "64", "256"], "steps": ["3000", "10000"], "downsample": ["4", "8"],
+        "image-size": ["32", "64"]}
 TOY_CONFIG = {"model": {"hidden": 16, "num_embeddings": 32, "embedding_dim": 8},
               "train": {"steps": 8, "batch_size": 8, "precision": "fp32", "eval_every": 4, "checkpoint_every": 4,
                         "log_every": 2}}
@@ -65,7 +68,8 @@ GOALS = {"val_mean_gain": 0.5, "worst_gain": -0.5, "colour_ratio": 0.6, "test_me
 MEASURE_VERSION = 1
 # (config section, field) of each axis, to tell which option a run changed.
 FIELDS = {"hflip": ("data", "hflip"), "random-crop": ("data", "random_crop"),
-          "weight-decay": ("train", "weight_decay"), "hidden": ("model", "hidden"), "steps": ("train", "steps")}
+          "weight-decay": ("train", "weight_decay"), "hidden": ("model", "hidden"), "steps": ("train", "steps"),
+          "downsample": ("model", "downsample"), "image-size": ("data", "image_size")}
 
 
 def log(line: str) -> None:
@@ -237,7 +241,8 @@ def changed_option(run_dir: Path, baseline: dict[str, Any]) -> tuple[str, str] |
 
 def baseline_values(args: argparse.Namespace) -> dict[str, Any]:
     """The baseline's value of every axis, as the config holds it."""
-    kinds = {"hflip": lambda v: v == "true", "random-crop": float, "weight-decay": float, "hidden": int, "steps": int}
+    kinds = {"hflip": lambda v: v == "true", "random-crop": float, "weight-decay": float, "hidden": int, "steps": int,
+             "downsample": int, "image-size": int}
     return {axis: kinds[axis](values[0]) for axis, values in axes(args).items()}
 
 

@@ -49,6 +49,35 @@ def test_helping_changes_rule():
     assert wide["flags"] == [] and not wide["shrink"]
 
 
+def test_each_choice_run_is_labelled_by_the_one_option_it_changed(tmp_path):
+    """The real axes, on the configs the choices sweep plans: the baseline is no change; --downsample 8 and
+    --image-size 64 (the receptive-field axes) are told apart from it like the others."""
+    import argparse
+
+    from vqlab import config as cfgmod
+    from vqlab.cli_train import TRAIN_FLAGS
+    from vqlab.experiments.sweep import plan_sweep
+
+    study = _study()
+    base = cfgmod.preset("default")
+    base.data.dataset, base.data.task, base.data.image_size = "photos-wide", "colorize", 32
+    axes = {flag.replace("-", "_"): values for flag, values in study.AXES.items()}
+    kinds = study.baseline_values(argparse.Namespace(toy=False))
+    typed = {dest: [type(kinds[dest.replace("_", "-")])(v == "true" if dest == "hflip" else float(v))
+                    for v in values] for dest, values in axes.items()}
+    runs = plan_sweep(base, typed, TRAIN_FLAGS, vary=True)
+    labels = set()
+    for run in runs:
+        run_dir = tmp_path / run.name
+        run_dir.mkdir()
+        (run_dir / "config.json").write_text(run.config.to_json())
+        change = study.changed_option(run_dir, kinds)
+        labels.add("baseline" if change is None else f"{change[0]}={change[1]}")
+    assert labels == {"baseline", "hflip=true", "random-crop=0.5", "weight-decay=0.1", "weight-decay=1", "hidden=64",
+                      "hidden=256", "steps=10000", "downsample=8", "image-size=64"}
+    assert len(runs) == len(labels)  # the first value of every axis is the baseline's: one shared run
+
+
 def test_study_and_page_at_toy_size(tmp_path):
     data = tmp_path / "data"
     for split, n, seed in (("train", 24, 0), ("val", 4, 1), ("test", 3, 2)):
