@@ -36,7 +36,7 @@ def test_basis_is_the_same_in_every_process_and_seeded():
 
 def test_codes_are_basis_times_map_and_search_is_nearest():
     torch.manual_seed(0)
-    q = SimVQ(20, 3)
+    q = SimVQ(20, 3, data_init=False)
     with torch.no_grad():
         q.weight.copy_(torch.randn(3, 3))
     codes = q.basis @ q.weight.detach()
@@ -55,7 +55,7 @@ def test_codes_are_basis_times_map_and_search_is_nearest():
 
 def test_loss_gradients_go_to_the_map_and_the_encoder_side():
     torch.manual_seed(0)
-    q = SimVQ(10, 4, beta=0.5)
+    q = SimVQ(10, 4, beta=0.5, data_init=False)
     z = torch.randn(1, 4, 3, 3, requires_grad=True)
     out = q(z)
     out.loss.backward()
@@ -87,3 +87,37 @@ def test_from_config_and_autocast():
         out = q(z.bfloat16())
     assert out.quantized.dtype == torch.float32 and out.loss.dtype == torch.float32
     assert torch.equal(out.indices, q.encode(z.bfloat16()))
+
+
+def test_the_map_starts_from_the_first_batch_so_most_codes_are_used():
+    """Small encoder outputs near a low-dimensional subspace (like a fresh encoder's): with W = I the few codes
+    of smallest norm take every latent; started from the batch's second moment the codes cover it, and the
+    start happens once."""
+    torch.manual_seed(0)
+    flat = 0.5 * torch.randn(4096, 4) @ torch.linalg.qr(torch.randn(64, 4))[0].T + 0.01 * torch.randn(4096, 64)
+    z = flat.reshape(16, 16, 16, 64).permute(0, 3, 1, 2).contiguous()
+    plain, started = SimVQ(512, 64, data_init=False), SimVQ(512, 64)
+    used_plain = plain(z).indices.unique().numel()
+    used_started = started(z).indices.unique().numel()
+    assert used_plain < 100 and used_started > 400, (used_plain, used_started)  # 64 against 503 of 512
+    flat = z.permute(0, 2, 3, 1).reshape(-1, 64)
+    codes = started.codebook().detach()
+    second = lambda x: x.T @ x / x.shape[0]
+    assert torch.allclose(second(codes).diagonal().sum(), second(flat).diagonal().sum(), rtol=0.15)
+    weight = started.weight.detach().clone()
+    started(z * 3)  # later batches train W through the loss only
+    assert torch.equal(started.weight.detach(), weight) and bool(started.initialized)
+    fresh = SimVQ(512, 64)
+    fresh.eval()
+    fresh(z)  # evaluation never starts it
+    assert not bool(fresh.initialized) and torch.equal(fresh.weight.detach(), torch.eye(64))
+
+
+def test_a_checkpoint_from_before_the_start_keeps_its_trained_map():
+    q = SimVQ(16, 4)
+    state = {k: v for k, v in q.state_dict().items() if k != "initialized"}
+    state["weight"] = 2 * torch.eye(4)
+    loaded = SimVQ(16, 4)
+    loaded.load_state_dict(state)
+    loaded(torch.randn(2, 4, 3, 3))  # training mode: no start over the trained W
+    assert bool(loaded.initialized) and torch.equal(loaded.weight.detach(), 2 * torch.eye(4))

@@ -5,7 +5,14 @@ gradient step on W moves all K codes at once, so none is left behind (the collap
 of its codes). The loss is VQ's: ||sg[z] - C_k W||^2 (trains W) + beta ||z - sg[C_k W]||^2 (commitment).
 
 C is drawn from N(0, 1/D) by a generator with a fixed seed, so every process (DDP rank) builds the same one; it
-is a buffer, stored in checkpoints and never trained. W starts as the identity (the first codes are C).
+is a buffer, stored in checkpoints and never trained.
+
+W starts from the data: at the first training batch it is set to sqrt(D) M^(1/2), M = E[z z^T] the second moment
+of the encoder outputs (over every rank's batch), so the codes C W have the second moment of z. Started as the
+identity instead, the codes have norm about 1 while a fresh encoder's outputs are smaller (0.53 on photos), so
+the few smallest codes are nearest to every latent (5 of 512 used in the first batch) and W must first shrink
+the codebook before usage can grow. A checkpoint written before this start (no ``initialized`` flag) is loaded
+as initialised: its W is trained already.
 """
 
 from __future__ import annotations
@@ -28,10 +35,11 @@ class SimVQ(Quantizer):
         rotation_trick: gradient to the encoder by the rotation trick instead of straight through.
         seed: seed of the frozen basis (the same on every rank).
         max_chunk_elements: bound on the distance matrix kept in memory during the search.
+        data_init: set W from the first training batch (see the module notes); False keeps the identity.
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, beta: float = 0.25, *, rotation_trick: bool = False,
-                 seed: int = 0, max_chunk_elements: int = 1 << 24) -> None:
+                 seed: int = 0, max_chunk_elements: int = 1 << 24, data_init: bool = True) -> None:
         super().__init__()
         if num_embeddings < 1 or embedding_dim < 1:
             raise ValueError("num_embeddings and embedding_dim must be >= 1")
@@ -41,6 +49,21 @@ class SimVQ(Quantizer):
         gen = torch.Generator().manual_seed(seed)
         self.register_buffer("basis", torch.randn(num_embeddings, embedding_dim, generator=gen) / embedding_dim**0.5)
         self.weight = nn.Parameter(torch.eye(embedding_dim))
+        self.register_buffer("initialized", torch.tensor(not data_init))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints written before the data-dependent start carry no flag: their W is trained, keep it.
+        state_dict.setdefault(prefix + "initialized", torch.tensor(True))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @torch.no_grad()
+    def _init_from(self, flat: torch.Tensor) -> None:
+        """W = sqrt(D) M^(1/2), M the second moment of ``flat`` (N, D) float32, the same on every rank."""
+        second = flat.T @ flat / max(flat.shape[0], 1)
+        evals, evecs = torch.linalg.eigh(second.double())
+        root = (evecs * evals.clamp_min(0).sqrt()) @ evecs.T
+        self.weight.copy_(dist_utils.broadcast((root * self.embedding_dim**0.5).float().contiguous()))
+        self.initialized.fill_(True)
 
     @classmethod
     def from_config(cls, q: QuantizerConfig, num_embeddings: int, embedding_dim: int) -> SimVQ:
@@ -81,6 +104,8 @@ class SimVQ(Quantizer):
             z = z.float()
             b, d, h, w = z.shape
             flat = z.permute(0, 2, 3, 1).reshape(-1, d)
+            if self.training and not bool(self.initialized):
+                self._init_from(dist_utils.all_gather_cat(flat.detach()))
             with torch.no_grad():
                 indices = nearest_codes(flat, self.codebook(), self.max_chunk_elements)
             codes = self._codes(indices)  # (N, D), gradient to W only
