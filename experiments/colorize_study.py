@@ -52,8 +52,11 @@ from typing import Any
 
 from vqlab.fileio import atomic_write_json, atomic_write_text
 
-RECIPE = ["--data", "photos-wide", "--task", "colorize", "--image-size", "32", "--eval-every", "500",
-          "--checkpoint-every", "500", "--log-every", "50"]
+RECIPE = ["--data", "photos-wide", "--task", "colorize", "--eval-every", "500", "--checkpoint-every", "500",
+          "--log-every", "50"]
+# Given in a config file, not as a flag: a flag's single value would be overridden by the axis's list, and with
+# --vary the other axes sit at the config's value, so the baseline (32) is shared with the image-size axis.
+RECIPE_CONFIG = {"data": {"image_size": 32}}
 # Option (sweep flag) -> values; the first is the baseline's (the default), the others are tried one at a time.
 AXES = {"hflip": ["false", "true"], "random-crop": ["1", "0.5"], "weight-decay": ["0", "0.1", "1"],
         "hidden": ["128", "64", "256"], "steps": ["3000", "10000"], "downsample": ["4", "8"],
@@ -93,7 +96,10 @@ def base_args(args: argparse.Namespace) -> list[str]:
         atomic_write_text(config, json.dumps(TOY_CONFIG) + "\n")
         base = ["--config", str(config), "--data", args.toy_data, "--task", "colorize"]
     else:
-        base = list(RECIPE)
+        config = args.root / "recipe-config.json"
+        config.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(config, json.dumps(RECIPE_CONFIG) + "\n")
+        base = ["--config", str(config), *RECIPE]
     return base + (["--max-minutes", str(args.max_minutes)] if args.max_minutes else [])
 
 
