@@ -100,7 +100,8 @@ def base_args(args: argparse.Namespace) -> list[str]:
         config.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(config, json.dumps(RECIPE_CONFIG) + "\n")
         base = ["--config", str(config), *RECIPE]
-    return base + (["--max-minutes", str(args.max_minutes)] if args.max_minutes else [])
+    return base + (["--max-minutes", str(args.max_minutes)] if args.max_minutes else []) + \
+        (["--jobs", str(args.jobs)] if args.jobs > 1 else [])
 
 
 def axes(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -308,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", type=Path, default=Path("studies/colorize"), help="folder of the sweeps")
     p.add_argument("--stages", default="choices,seeds,measure,combined,page")
     p.add_argument("--seeds", type=int, default=3, help="baseline seeds (the first is trained in 'choices')")
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at once by each sweep, one thread each (1)")
     p.add_argument("--max-minutes", type=float, default=120.0,
                    help="training time budget of each run in minutes (120; cosine then anneals over it)")
     p.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
