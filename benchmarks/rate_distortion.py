@@ -140,8 +140,10 @@ def curves(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) -> dict[str, Any]:
-    """Bjontegaard delta rate of ``test`` against ``anchor``, both lists of (bpp, PSNR dB) (see module notes).
+def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]],
+            clip: tuple[float, float] | None = None) -> dict[str, Any]:
+    """Bjontegaard delta rate of ``test`` against ``anchor``, both lists of (bpp, PSNR dB) (see module notes);
+    ``clip`` (lo, hi dB) narrows the common PSNR interval.
 
     Returns ``percent`` (None without a common PSNR interval), ``interval`` and the polynomial ``degree``s used."""
     a = sorted((p, r) for r, p in anchor if math.isfinite(p))
@@ -150,6 +152,8 @@ def bd_rate(anchor: list[tuple[float, float]], test: list[tuple[float, float]]) 
     if len(a) < 2 or len(t) < 2:
         return result
     lo, hi = max(a[0][0], t[0][0]), min(a[-1][0], t[-1][0])
+    if clip is not None:
+        lo, hi = max(lo, clip[0]), min(hi, clip[1])
     if not lo < hi:
         return result
     inside = [i for i, (p, _) in enumerate(a) if lo <= p <= hi]

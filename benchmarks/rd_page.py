@@ -126,6 +126,51 @@ def crop_figure(path: Path, points: list[dict[str, Any]], name: str, image: np.n
     _save(fig, path)
 
 
+# The compression issue's goals: a negative BD-rate against JPEG over this bpp range, and within WEBP_DB of
+# WebP's PSNR at equal bpp at or below WEBP_MAX_BPP.
+JPEG_RANGE = (0.1, 0.5)
+WEBP_MAX_BPP, WEBP_DB = 0.3, 1.0
+
+
+def goal_lines(curves: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """The page's "Goals" section: BD-rate against JPEG over the PSNR JPEG reaches in JPEG_RANGE bpp, and each
+    vqlab point against JPEG and WebP at its own bpp."""
+    from rate_distortion import bd_rate, interpolate_psnr
+
+    jpeg, webp, vq = curves.get("JPEG", []), curves.get("WebP", []), curves.get("vqlab", [])
+    out = ["", "## Goals", ""]
+    ends = [interpolate_psnr(jpeg, b) for b in JPEG_RANGE]
+    if jpeg and None not in ends:
+        bd = bd_rate([(c["bpp"], c["psnr"]) for c in jpeg], [(c["bpp"], c["psnr"]) for c in vq], clip=tuple(ends))
+        if bd["percent"] is None:
+            verdict = "no common PSNR interval with vqlab's points"
+        else:
+            lo, hi = bd["interval"]
+            met = "met" if bd["percent"] < 0 else "not met"
+            verdict = (f"{bd['percent']:+.1f}% over {lo:.2f}–{hi:.2f} dB (of JPEG's {ends[0]:.2f}–{ends[1]:.2f} dB): "
+                       f"**{met}**")
+        out.append(f"- BD-rate against JPEG over {JPEG_RANGE[0]}–{JPEG_RANGE[1]} bpp (the PSNR JPEG reaches "
+                   f"there), negative wanted: {verdict}.")
+    else:
+        out.append(f"- BD-rate against JPEG over {JPEG_RANGE[0]}–{JPEG_RANGE[1]} bpp: JPEG's curve does not span it.")
+    out += [(f"- Within {WEBP_DB:g} dB of WebP at equal bpp, at or below {WEBP_MAX_BPP} bpp: the table (WebP and "
+            "JPEG read off their curves at each vqlab point's bpp)."), "",
+            "| vqlab point | bpp | PSNR dB | JPEG dB at that bpp | WebP dB at that bpp | vqlab - WebP dB | goal |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for c in sorted(vq, key=lambda c: c["bpp"]):
+        j, w = interpolate_psnr(jpeg, c["bpp"]), interpolate_psnr(webp, c["bpp"])
+        gap = c["psnr"] - w if w is not None else None
+        if c["bpp"] > WEBP_MAX_BPP:
+            goal = f"above {WEBP_MAX_BPP} bpp"
+        elif gap is None:
+            goal = "WebP does not reach this bpp"
+        else:
+            goal = "met" if gap >= -WEBP_DB else f"not met ({-gap - WEBP_DB:.2f} dB short)"
+        out.append(f"| {c['setting']} | {c['bpp']:.3f} | {c['psnr']:.2f} | {_fmt(j, '.2f')} | {_fmt(w, '.2f')} | "
+                   f"{_fmt(gap, '+.2f')} | {goal} |")
+    return out
+
+
 def write_page(args, points: list[dict[str, Any]], images, left_out: list[str], rows, curves) -> None:
     """docs/compression.md (or --out) and its two figures (in --figures)."""
     import torch
@@ -192,6 +237,7 @@ def write_page(args, points: list[dict[str, Any]], images, left_out: list[str], 
     if len(vq) < 4:
         lines += ["", (f"With {len(vq)} vqlab rate point{'s' * (len(vq) != 1)} the vqlab polynomial has degree "
                   f"{max(len(vq) - 1, 0)}, not the standard 3 (a BD-rate needs at least two points per curve).")]
+    lines += goal_lines(curves)
     lines += ["", "## The issue's anchors", "",
               ("Measured by others on the Kodak photos, so only a rough guide: the columns on the right are this "
               "page's curves read at the anchor's bpp (linear in log rate between measured points; – outside the "

@@ -48,6 +48,43 @@ def test_bd_rate_of_known_curves(rd) -> None:
     assert rd.bd_rate(anchor, [(0.1, 30.0)])["percent"] is None
 
 
+def test_bd_rate_over_a_clipped_psnr_interval(rd) -> None:
+    """The goal's BD-rate: the same curves, the common interval narrowed; a constant rate ratio gives the same
+    percent over any part of it, a ratio that changes with PSNR does not."""
+    psnr = np.linspace(20, 32, 7)
+    rate = np.exp(0.25 * psnr - 8)
+    anchor = list(zip(rate, psnr))
+    half = rd.bd_rate(anchor, list(zip(0.5 * rate, psnr)), clip=(24.0, 28.0))
+    assert half["percent"] == pytest.approx(-50.0, abs=1e-6) and half["interval"] == (24.0, 28.0)
+    growing = list(zip(rate * np.exp(0.1 * (psnr - 20)), psnr))  # worse and worse at high PSNR
+    low, high = rd.bd_rate(anchor, growing, clip=(20, 24)), rd.bd_rate(anchor, growing, clip=(28, 32))
+    assert 0 < low["percent"] < high["percent"]
+    assert rd.bd_rate(anchor, anchor, clip=(40, 50))["percent"] is None  # outside the common interval
+
+
+def test_goal_section_reads_jpeg_and_webp_at_each_vqlab_bpp(rd) -> None:
+    page = _import("benchmarks", "rd_page")
+    curve = lambda psnrs, scale: [{"bpp": scale * math.exp(0.25 * p - 8), "psnr": p} for p in psnrs]
+    jpeg = curve((18, 22, 26, 30), 1.0)
+    webp = [{"bpp": b, "psnr": p} for b, p in ((0.04, 25.0), (0.3, 31.0), (0.8, 36.0))]
+    vq = [{**c, "setting": f"f{i}"} for i, c in enumerate(curve((22, 25, 28, 30), 0.7))]  # 30% fewer bits than JPEG
+    text = "\n".join(page.goal_lines({"JPEG": jpeg, "WebP": webp, "vqlab": vq}))
+    bd = next(ln for ln in text.splitlines() if ln.startswith("- BD-rate against JPEG over 0.1–0.5 bpp"))
+    assert "-30.0% over" in bd and bd.endswith("**met**.")
+    rows = {ln.split(" | ")[0][2:]: ln for ln in text.splitlines() if ln.startswith("| f")}
+    for c in vq:
+        w = rd.interpolate_psnr(webp, c["bpp"])
+        cells = rows[c["setting"]].split(" | ")
+        assert cells[4] == f"{w:.2f}" and cells[5] == f"{c['psnr'] - w:+.2f}"
+        if c["bpp"] > 0.3:
+            assert cells[6] == "above 0.3 bpp |"
+        else:
+            short = w - c["psnr"] - 1.0
+            assert cells[6] == ("met |" if short <= 0 else f"not met ({short:.2f} dB short) |")
+    worse = [{**c, "bpp": c["bpp"] * 2} for c in vq]  # 1.4 times JPEG's rate
+    assert "**not met**" in "\n".join(page.goal_lines({"JPEG": jpeg, "WebP": webp, "vqlab": worse}))
+
+
 def test_interpolated_psnr(rd) -> None:
     pts = [{"bpp": 0.1, "psnr": 20.0}, {"bpp": 0.4, "psnr": 30.0}, {"bpp": 1.0, "psnr": math.inf}]
     assert rd.interpolate_psnr(pts, 0.2) == pytest.approx(25.0)
@@ -86,7 +123,7 @@ def test_toy_study_trains_codes_and_writes_the_page_then_resumes(image_folder: P
         assert (tmp_path / "study" / "codec" / point / "context" / "model.safetensors").is_file()
     text = page.read_text()
     for heading in ("## Pictures", "## vqlab's rate points", "## Rate-distortion", "## BD-rate",
-                    "## The issue's anchors", "## At about equal rate"):
+                    "## Goals", "## The issue's anchors", "## At about equal rate"):
         assert heading in text
     assert "| f4 | 4 | 32 |" in text and "| f8 | 8 | 32 |" in text and "context |" in text
     assert (figs / "compression_rd.png").stat().st_size > 1000 and (figs / "compression_crop.png").is_file()
