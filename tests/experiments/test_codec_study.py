@@ -66,7 +66,8 @@ def test_goal_section_reads_jpeg_and_webp_at_each_vqlab_bpp(rd) -> None:
     page = _import("benchmarks", "rd_page")
     curve = lambda psnrs, scale: [{"bpp": scale * math.exp(0.25 * p - 8), "psnr": p} for p in psnrs]
     jpeg = curve((18, 22, 26, 30), 1.0)
-    webp = [{"bpp": b, "psnr": p} for b, p in ((0.04, 25.0), (0.3, 31.0), (0.8, 36.0))]
+    webp = [{"bpp": b, "psnr": p, "setting": f"q={q}"} for q, b, p in ((0, 0.04, 25.0), (10, 0.3, 31.0),
+                                                                        (50, 0.8, 36.0))]
     vq = [{**c, "setting": f"f{i}"} for i, c in enumerate(curve((22, 25, 28, 30), 0.7))]  # 30% fewer bits than JPEG
     text = "\n".join(page.goal_lines({"JPEG": jpeg, "WebP": webp, "vqlab": vq}))
     bd = next(ln for ln in text.splitlines() if ln.startswith("- BD-rate against JPEG over 0.1–0.5 bpp"))
@@ -81,6 +82,10 @@ def test_goal_section_reads_jpeg_and_webp_at_each_vqlab_bpp(rd) -> None:
         else:
             short = w - c["psnr"] - 1.0
             assert cells[6] == ("met |" if short <= 0 else f"not met ({short:.2f} dB short) |")
+    low = [{"bpp": 0.02, "psnr": 24.0, "setting": "f16"}]  # below WebP's lowest rate: compared with that point
+    row = next(ln for ln in page.goal_lines({"JPEG": jpeg, "WebP": webp, "vqlab": low}) if ln.startswith("| f16"))
+    assert "below WebP's lowest rate (q=0: 0.040 bpp, 25.00 dB); against it vqlab needs 50% fewer bits for " \
+        "-1.00 dB" in row
     worse = [{**c, "bpp": c["bpp"] * 2} for c in vq]  # 1.4 times JPEG's rate
     assert "**not met**" in "\n".join(page.goal_lines({"JPEG": jpeg, "WebP": webp, "vqlab": worse}))
 
@@ -122,7 +127,8 @@ def test_toy_study_trains_codes_and_writes_the_page_then_resumes(image_folder: P
     for point in ("f4", "f8"):
         assert (tmp_path / "study" / "codec" / point / "context" / "model.safetensors").is_file()
     text = page.read_text()
-    for heading in ("## Pictures", "## vqlab's rate points", "## Rate-distortion", "## BD-rate",
+    for heading in ("## Pictures", "## How the rate points were made", "## vqlab's rate points",
+                    "## Rate-distortion", "## BD-rate",
                     "## Goals", "## The issue's anchors", "## At about equal rate"):
         assert heading in text
     assert "| f4 | 4 | 32 |" in text and "| f8 | 8 | 32 |" in text and "context |" in text
