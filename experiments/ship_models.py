@@ -32,8 +32,8 @@ SUBSET = 256
 RECIPES = {
     "photos": (["--data", "photos"], None,
                "VQ-VAE (h=128, K=512, D=64) reconstructing 32x32 colour photo crops; any image size"),
-    "colorize": (["--data", "photos-wide", "--task", "colorize", "--hidden", "64", "--chroma-shrink",
-                  "--eval-every", "500", "--checkpoint-every", "500"], None,
+    "colorize": (["--data", "photos-wide", "--task", "colorize", "--image-size", "32", "--weight-decay", "1",
+                  "--chroma-shrink", "--eval-every", "500", "--checkpoint-every", "500"], None,
                  ("colorizer: grayscale in, colour out (keeps the input's luma, predicts YCbCr chroma scaled by the "
                   "gain fitted on validation photos); the colorize study's choice (docs/colorize.md); any image size")),
     "fashion": (["--data", "fashion-mnist", "--steps", "6000"],

@@ -19,7 +19,7 @@ from PIL import Image
 from vqlab.errors import VQLabError
 
 # An upload's declared width x height, checked before its pixels are decoded. Measured on one CPU core with a
-# 4000x3000 (12 MP) photo: colorize (tiled, the previous h=128 colorizer; today's h=64 needs less) 19 s, peak RSS
+# 4000x3000 (12 MP) photo: colorize (tiled, an earlier h=128 colorizer, the size of today's) 19 s, peak RSS
 # 1.7 GB; reconstruct 33 s and 4.7 GB, its code size needing a whole-image encode (25 MP: 8.9 GB).
 # --max-megapixels changes the limit.
 MAX_PIXELS = 12_000_000
