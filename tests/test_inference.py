@@ -97,8 +97,10 @@ def _peak_extra_mb(run_dir: Path, tile: int) -> float:
 def test_tiled_memory_is_bounded(tmp_path):
     """A 3000x2000 colorize: tiled (512 px) needs at most 200 MB beyond the process's warm state (the image as
     float RGB, its luma and the float output: 168 MB, and one tile's activations); whole-image inference needs
-    clearly more (measured: 160 MB against 363 MB with this h=8 model), so the bound cannot pass both."""
+    clearly more (measured with this h=8 model: 160 MB tiled against 363 MB whole on an AMD EPYC, 309 MB on an
+    Intel Xeon), so the bound cannot pass both. That check is relative (half again as much, and above the bound):
+    the whole-image peak differs between machines by more than an absolute margin allows."""
     run_dir = make_run(tmp_path / "run", task="colorize")
     tiled, whole = _peak_extra_mb(run_dir, 512), _peak_extra_mb(run_dir, 0)
     assert tiled < 200, f"tiled colorize of 3000x2000 took {tiled:.0f} MB extra"
-    assert whole > tiled + 150, (tiled, whole)
+    assert whole > 200 and whole > 1.5 * tiled, (tiled, whole)
