@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", type=Path, default=Path("studies"), help="folder of the sweeps (studies)")
     p.add_argument("--stages", default="fm-budget,fm-kd,color-kd,photos-budget,photos-kd")
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process (1)")
     p.add_argument("--toy", action="store_true", help="tiny model, few steps (integration test)")
     p.add_argument("--toy-data", default="photos", help="dataset of every stage in --toy mode")
     p.add_argument("--archive", type=Path, default=None,
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     budget_steps = (10, 20, 40) if args.toy else BUDGET_STEPS
     k_values, d_values = ("4,8", "2,8") if args.toy else (K_VALUES, D_VALUES)
     common = ["--eval-every", "500", "--checkpoint-every", "500"] if not args.toy else []
+    common += ["--jobs", str(args.jobs)]
     budgets: dict[str, int] = {}
     for stage in args.stages.split(","):
         data = {"fm": FASHION, "photos": [], "color": []}[stage.split("-")[0]]
@@ -99,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
                 steps = ["--steps", "20"]
             kd = [*data, *task, *toy, *common, *steps, "--num-embeddings", k_values, "--embedding-dim", d_values,
                   "--vary"]
-            # Seed 0 of every setting first, so a study stopped part-way still covers every setting; the second
-            # pass finds those runs finished and adds the other seeds.
-            for seeds in dict.fromkeys((1, args.seeds)):
+            # One seed of every setting at a time, so a study stopped part-way still covers every setting, and
+            # each pass archives what it finished before the next starts (a session may end in the middle).
+            for seeds in range(1, args.seeds + 1):
                 sweep(args.root, stage, [*kd, "--seeds", str(seeds)], archive, log)
         else:
             p.error(f"unknown stage {stage!r}")
