@@ -92,3 +92,16 @@ def test_encode_and_decode_take_a_shipped_model_name(tmp_path):
     assert decoded.shape == (40, 56, 3)
     expected = np.asarray(vqlab.load("photos").decode(vqlab.load("photos").encode(picture), size=(56, 40)))
     assert np.abs(decoded.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_a_local_folder_that_is_not_a_run_does_not_shadow_a_shipped_name(tmp_path, monkeypatch):
+    # A study folder called "colorize" in the working directory: the shipped model is still found by its name,
+    # while a local *run* directory of that name wins, and a local folder with any other name is used as given.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "colorize" / "runs").mkdir(parents=True)
+    assert shipped.resolve("colorize") == shipped.path("colorize")
+    assert vqlab.load("colorize", "cpu").task == "colorize"
+    (tmp_path / "colorize" / "config.json").write_text("{}")
+    assert shipped.resolve("colorize") == Path("colorize")
+    (tmp_path / "other").mkdir()
+    assert shipped.resolve("other") == Path("other")

@@ -52,9 +52,10 @@ def resolve(run_or_name: str | os.PathLike[str]) -> Path:
     """A run directory for a path or a shipped model's name (a folder of that name in the working directory wins
     only if it is a run directory)."""
     p = Path(run_or_name).expanduser()
-    if p.exists():
+    shipped_name = str(run_or_name) in names()
+    if p.exists() and (is_run_dir(p) or not shipped_name):
         return p
-    if str(run_or_name) in names():
+    if shipped_name:
         return SHIPPED_DIR / str(run_or_name)
     raise VQLabError(f"run directory {run_or_name} does not exist, and no shipped model has that name "
                      f"(shipped: {', '.join(names()) or 'none'}; see 'vqlab models')")
