@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import shlex
 import sys
 import time
@@ -13,19 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from vqlab.train.device import cpu_model
+
 # The anchors, measured by others on the 24 Kodak photos (not on the pictures of this page).
 ANCHORS = (("CompressAI bmshj2018-factorized, quality 1", "vqlab", 0.12, 26.9),
            ("WebP", "WebP", 0.23, 28.3), ("JPEG", "JPEG", 0.22, 23.8))
-
-
-def cpu_model() -> str:
-    name = platform.processor() or "unknown CPU"
-    try:
-        name = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{name}, {os.cpu_count()} cores"
 
 
 def _fmt(v: float | None, spec: str, none: str = "–") -> str:

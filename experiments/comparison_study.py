@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from study_common import Study, cpu_model, read_log, replace_between, run_state, train
+from study_common import Study, read_log, replace_between, run_state, train
+
+from vqlab.train.device import cpu_model
 
 MODELS = ("vqvae", "vae", "vimco")
 NAMES = {"vqvae": "VQ-VAE", "vae": "Gaussian VAE", "vimco": "VIMCO"}

@@ -34,7 +34,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from study_common import Study, checkpoint_facts, cpu_model, read_log, run_state, train
+from study_common import Study, checkpoint_facts, read_log, run_state, train
+
+from vqlab.train.device import cpu_model
 
 FM_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
               "Ankle boot")

@@ -17,12 +17,13 @@ import argparse
 import datetime
 import json
 import math
-import platform
 import shutil
 import statistics
 import sys
 from pathlib import Path
 from typing import Any
+
+from vqlab.train.device import cpu_name
 
 STAGES = {
     "fm-budget": "Fashion-MNIST, reconstruct: choosing the budget",
@@ -44,15 +45,6 @@ RULES = (
 METRICS = [("final_train_loss", "final train loss", 5), ("psnr", "test PSNR (dB)", 2), ("ssim", "SSIM", 3),
            ("codebook_usage", "usage", 3), ("perplexity", "perplexity", 1)]
 COLOR_METRICS = [("colorfulness", "colourfulness", 1), ("gray_psnr", "gray PSNR (dB)", 2)]
-
-
-def cpu_name() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one)."""
-    if Path("/proc/cpuinfo").exists():
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def local_row(run_dir: Path, planned: dict[str, Any]) -> dict[str, Any] | None:

@@ -9,8 +9,6 @@ continued by running the same command again.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -19,19 +17,6 @@ from pathlib import Path
 from typing import Any
 
 LOG_FILE = "commands.jsonl"
-
-
-def cpu_model() -> str:
-    """The CPU's model name from /proc/cpuinfo (else what platform knows) and the number of cores."""
-    name = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cores"
 
 
 class Study:

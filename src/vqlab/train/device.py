@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 from functools import lru_cache
 
 import torch
@@ -21,6 +23,23 @@ def cpu_has_fast_bf16() -> bool:
     except OSError:
         pass
     return False
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo, else what ``platform`` knows)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def cpu_model() -> str:
+    """The CPU's model name and its number of cores, as the study and benchmark pages name their machine."""
+    return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
 def default_device() -> torch.device:
