@@ -12,7 +12,14 @@ For each dataset (ROOT/DATASET; run the script again to continue where it stoppe
   2. The plateau check: the test negative ELBO in bits/dim (one sample, ``vqlab compare --iw-samples 1``) of
      the final checkpoint and of the checkpoint nearest 75% of the training time; a run is at a plateau when
      the last quarter improved it by less than PLATEAU_BITS. The intermediate checkpoints are then removed.
-  3. ``vqlab compare --markdown --iw-samples K``: bits/dim with the bound each number is, PSNR, wall time.
+  3. ``vqlab evaluate --iw-samples K`` of the final checkpoint (cached in the run's evaluation.json); with all
+     three models evaluated, their table (what ``vqlab compare --markdown --iw-samples K`` prints) goes to
+     ROOT/DATASET/compare.md: bits/dim with the bound each number is, PSNR, wall time.
+
+Each run is a unit of its own: once evaluated, its small files (config, evaluations, the commands that made it,
+the machine) go to the run archive (--archive, default experiments/results/comparison/, committed with the page).
+A later session on a machine that kept no run folders restores them and trains only what the archive lacks, so
+the study can be spread over sessions; --models splits one session's runs over processes (one core each).
 
 The toy mode (--toy) runs one dataset (--toy-data) with tiny models for a few steps, for the integration test.
 """
@@ -29,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from study_common import Study, read_log, replace_between, run_state, train
+from study_common import LOG_FILE, Study, read_log, replace_between, run_state, train
 
 from vqlab.train.device import cpu_model
 
@@ -43,6 +50,10 @@ UNREACHABLE_STEPS = 10_000_000
 # test evaluations (MSE, PSNR and a sample grid, inside the training time) every tenth checkpoint.
 CHECKPOINT_EVERY = {"photos": {"vqvae": 100, "vae": 100, "vimco": 10},
                     "fashion": {"vqvae": 500, "vae": 500, "vimco": 25}}
+ARCHIVE = Path(__file__).resolve().parent / "results" / "comparison"
+# The files of a finished run that the archive keeps (no weights), relative to the run's or the view's folder.
+RUN_FILES = ("config.json", "evaluation.json", "machine.txt")
+VIEW_FILES = ("config.json", "evaluation.json")
 PLATEAU_BITS = 0.02
 PLATEAU_AT = 0.75
 KEEP_ALL = "keep_all_checkpoints.yaml"
@@ -111,18 +122,97 @@ def plateau_views(study: Study, dataset: str, model: str) -> list[str]:
     return [study.rel(p) for p in existing]
 
 
-def run_dataset(study: Study, dataset: str, args: argparse.Namespace) -> None:
-    runs = [f"{dataset}/{m}" for m in MODELS]
-    for model, run in zip(MODELS, runs):
+def evaluated(folder: Path, iw_samples: int | None = None) -> bool:
+    """True when FOLDER/evaluation.json holds bits/dim (made with ``iw_samples`` samples of the bounds, if given)."""
+    try:
+        blob = json.loads((folder / "evaluation.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return "bits_per_dim" in blob.get("metrics", {}) and iw_samples in (None, blob.get("key", {}).get("iw_samples"))
+
+
+def run_finished(root: Path, dataset: str, model: str, iw_samples: int) -> bool:
+    """True when a run is trained, its plateau check evaluated and its final checkpoint evaluated with
+    ``iw_samples`` samples (here or in an archive, which has the same layout without weights)."""
+    views = list((root / dataset / "plateau").glob(f"{model}-step*"))
+    return (evaluated(root / dataset / model, iw_samples) and len(views) in (1, 2)
+            and all(evaluated(v) for v in views))
+
+
+def _copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    shutil.copy2(src, tmp)
+    tmp.replace(dst)
+
+
+def run_tags(dataset: str, model: str) -> set[str]:
+    """The log tags of the commands that make one run (training, plateau check, evaluation)."""
+    return {f"{dataset}:{step}:{model}" for step in ("train", "plateau", "eval")}
+
+
+def archive_run(root: Path, archive: Path, dataset: str, model: str) -> None:
+    """Copy a finished run's small files and its logged commands into the archive (replacing its older record)."""
+    machine = root / dataset / model / "machine.txt"
+    if not machine.is_file():
+        machine.write_text(cpu_model() + "\n")
+    for name in RUN_FILES:
+        _copy(root / dataset / model / name, archive / dataset / model / name)
+    for old in (archive / dataset / "plateau").glob(f"{model}-step*"):
+        shutil.rmtree(old)
+    for view in (root / dataset / "plateau").glob(f"{model}-step*"):
+        for name in VIEW_FILES:
+            _copy(view / name, archive / dataset / "plateau" / view.name / name)
+    tags = run_tags(dataset, model)
+    kept = [r for r in read_log(archive) if r.get("tag") not in tags]
+    kept += [r for r in read_log(root) if r.get("tag") in tags]
+    tmp = archive / (LOG_FILE + ".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    tmp.replace(archive / LOG_FILE)
+
+
+def restore_run(root: Path, archive: Path, dataset: str, model: str) -> None:
+    """Put an archived run's files (no weights) and its logged commands into ROOT, as if it had run here."""
+    for name in RUN_FILES:
+        _copy(archive / dataset / model / name, root / dataset / model / name)
+    for view in (archive / dataset / "plateau").glob(f"{model}-step*"):
+        for name in VIEW_FILES:
+            _copy(view / name, root / dataset / "plateau" / view.name / name)
+    lines = [r for r in read_log(archive) if r.get("tag") in run_tags(dataset, model)]
+    with open(root / LOG_FILE, "a") as f:
+        f.writelines(json.dumps(r) + "\n" for r in lines)
+
+
+def run_model(study: Study, dataset: str, model: str, args: argparse.Namespace, archive: Path) -> None:
+    """Train one run, check its plateau, evaluate it and archive it; restore it instead when it has no folder
+    here and the archive has it finished (with the same number of samples of the bounds)."""
+    root, run = study.root, f"{dataset}/{model}"
+    if run_finished(root, dataset, model, args.iw_samples):
+        print(f"{run}: finished, skipped", flush=True)
+    elif run_state(root / run) == "new" and run_finished(archive, dataset, model, args.iw_samples):
+        restore_run(root, archive, dataset, model)
+        print(f"{run}: restored from {archive}", flush=True)
+        return
+    else:
         train(study, run, train_flags(args, dataset, model), tag=f"{dataset}:train:{model}")
-    views = [v for m in MODELS for v in plateau_views(study, dataset, m)]
-    if not all((study.root / v / "evaluation.json").is_file() for v in views):
-        study.vqlab("compare", "--iw-samples", 1, *views, tag=f"{dataset}:plateau", capture=True)
-    table = study.root / dataset / "compare.md"
-    if not table.is_file():
-        out = study.vqlab("compare", "--markdown", "--iw-samples", args.iw_samples, *runs, tag=f"{dataset}:compare",
-                          capture=True)
-        table.write_text(out)
+        views = plateau_views(study, dataset, model)
+        if not all(evaluated(root / v) for v in views):
+            study.vqlab("compare", "--iw-samples", 1, *views, tag=f"{dataset}:plateau:{model}", capture=True)
+        study.vqlab("evaluate", run, "--iw-samples", args.iw_samples, "--json", tag=f"{dataset}:eval:{model}",
+                    capture=True)
+    archive_run(root, archive, dataset, model)
+
+
+def write_table(root: Path, dataset: str, iw_samples: int) -> bool:
+    """ROOT/DATASET/compare.md from the three runs' evaluations (the table that ``vqlab compare --markdown``
+    prints for them) once all three are finished; True when it is written."""
+    from vqlab.experiments.compare import format_markdown
+
+    if not all(run_finished(root, dataset, m, iw_samples) for m in MODELS):
+        return False
+    results = [{**_eval(root / dataset / m), "name": m} for m in MODELS]
+    (root / dataset / "compare.md").write_text(format_markdown(results))
+    return True
 
 
 # ----------------------------------------------------------------------------------------------- the page
@@ -180,22 +270,22 @@ def dataset_section(root: Path, dataset: str, args_summary: dict[str, Any]) -> t
     commands = {}
     for r in log:
         commands.setdefault(r["tag"], r)  # the first attempt shows the command as given
-    shown = [commands[t]["command"] for t in (f"{dataset}:train:{m}" for m in MODELS) if t in commands]
-    if f"{dataset}:compare" in commands:
-        shown.append(commands[f"{dataset}:compare"]["command"])
+    shown = [commands[t]["command"] for step in ("train", "eval") for t in (f"{dataset}:{step}:{m}" for m in MODELS)
+             if t in commands]
     if shown:
         out += ["```bash", *shown, "```", ""]
-    states = {m: run_state(folder / m) for m in MODELS}
-    unfinished = [m for m, s in states.items() if s != "done"]
+    iw = args_summary.get("iw_samples")
+    unfinished = [m for m in MODELS if not (iw and run_finished(root, dataset, m, iw))]
     if unfinished:
-        out += [f"Still training or not started: {', '.join(NAMES[m] for m in unfinished)}.", ""]
+        out += [f"Still training, not evaluated or not started: {', '.join(NAMES[m] for m in unfinished)}.", ""]
     table = folder / "compare.md"
     results: dict[str, float] = {}
     elbos: dict[str, float] = {}
     if table.is_file():
-        compare_s = sum(r["seconds"] for r in log if r["tag"] == f"{dataset}:compare")
-        out += [(f"`vqlab compare --markdown --iw-samples {args_summary.get('iw_samples', '?')}` printed (its "
-                f"evaluations took {compare_s / 60:.0f} min):"), "", table.read_text().strip(), ""]
+        eval_s = sum(r["seconds"] for r in log if r["tag"].startswith(f"{dataset}:eval:"))
+        out += [(f"The three evaluations (`vqlab evaluate --iw-samples {iw or '?'}`, {eval_s / 60:.0f} min in all) as "
+                 f"`vqlab compare --markdown --iw-samples {iw or '?'} vqvae vae vimco` prints them:"), "",
+                table.read_text().strip(), ""]
         for m in MODELS:
             metrics = _eval(folder / m)
             results[m] = float(metrics.get("bits_per_dim", math.nan))
@@ -229,6 +319,13 @@ def budgets(root: Path, datasets: list[str], model: str) -> str:
     return " / ".join(f"{m:g} min" if m is not None else "no limit" for m in found) or "?"
 
 
+def machines(root: Path, datasets: list[str]) -> str:
+    """The machines the runs were trained on (their machine.txt, written when they were archived), else this one."""
+    found = [(root / d / m / "machine.txt").read_text().strip() for d in datasets for m in MODELS
+             if (root / d / m / "machine.txt").is_file()]
+    return " / ".join(dict.fromkeys(found)) or cpu_model()
+
+
 def study_section(root: Path) -> str:
     settings_file = root / "settings.json"
     settings = json.loads(settings_file.read_text()) if settings_file.is_file() else {}
@@ -237,7 +334,8 @@ def study_section(root: Path) -> str:
              (f"Generated by `python experiments/comparison_study.py --page --root {root}` from the runs that "
               f"`python experiments/comparison_study.py --root {root}` trained (resumable: run it again to continue; "
               "the commands below ran from that folder). "
-              f"Machine: {cpu_model()}; one thread per process (`OMP_NUM_THREADS=1`), `--precision auto`."), ""]
+              f"Machine: {machines(root, datasets)}; one thread per process (`OMP_NUM_THREADS=1`), "
+              "`--precision auto`."), ""]
     if settings.get("toy"):
         lines += ["**Toy run** (tiny models, a few steps): the numbers say nothing about the models.", ""]
     else:
@@ -292,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vimco-minutes", type=float, default=None, help="VIMCO's budget (default: --minutes)")
     p.add_argument("--vimco-samples", type=int, default=10, help="VIMCO samples per image (10)")
     p.add_argument("--iw-samples", type=int, default=100, help="samples of the VAE and VIMCO bounds (100)")
+    p.add_argument("--models", default=",".join(MODELS),
+                   help="comma list of the models to train here (default: all three); run a second process with "
+                        "the others to use two cores")
+    p.add_argument("--archive", type=Path, default=None,
+                   help="run archive (experiments/results/comparison; ROOT/archive with --toy)")
     p.add_argument("--toy", action="store_true", help="tiny models, few steps (integration test)")
     p.add_argument("--toy-data", default="photos", help="the one dataset in --toy mode")
     p.add_argument("--page", action="store_true", help="only rewrite the study's section of the page")
@@ -313,16 +416,28 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"unknown dataset {dataset!r}")
     if args.toy and args.toy_data.startswith("folder:"):
         args.toy_data = "folder:" + str(Path(args.toy_data[len("folder:"):]).resolve())
+    models = args.models.split(",")
+    if not models or any(m not in MODELS for m in models):
+        p.error(f"--models takes a comma list of: {', '.join(MODELS)}")
     study = Study(args.root)
+    archive = (args.archive or (study.root / "archive" if args.toy else ARCHIVE)).resolve()
     (study.root / KEEP_ALL).write_text("train:\n  keep_checkpoints: 1000000\n")
-    settings = {"datasets": datasets, "minutes": args.minutes, "vimco_minutes": args.vimco_minutes,
-                "vimco_samples": args.vimco_samples, "iw_samples": 2 if args.toy else args.iw_samples,
-                "toy": args.toy}
-    (study.root / "settings.json").write_text(json.dumps(settings, indent=2) + "\n")
     if args.toy:
         args.iw_samples = 2
+    settings_file = study.root / "settings.json"
+    old = json.loads(settings_file.read_text()) if settings_file.is_file() else {}
+    known = [d for d in (*old.get("datasets", []), *datasets)]
+    settings = {"datasets": list(dict.fromkeys(known)), "minutes": args.minutes,
+                "vimco_minutes": args.vimco_minutes, "vimco_samples": args.vimco_samples,
+                "iw_samples": args.iw_samples, "toy": args.toy}
+    settings_file.write_text(json.dumps(settings, indent=2) + "\n")
     for dataset in datasets:
-        run_dataset(study, dataset, args)
+        for model in models:
+            run_model(study, dataset, model, args, archive)
+        if write_table(study.root, dataset, args.iw_samples):
+            print(f"{dataset}: table in {study.root / dataset / 'compare.md'}", flush=True)
+        else:
+            print(f"{dataset}: the table waits for the runs not finished yet", flush=True)
     print(f"done; write the page with: python {sys.argv[0]} --page --root {args.root}")
     return 0
 

@@ -5,6 +5,7 @@ import gzip
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -161,6 +162,40 @@ def test_comparison_study_and_page_at_toy_size(image_folder, tmp_path):
     assert page.endswith("<!-- comparison-study:end -->\n\nkept below\n") and "\nold\n" not in page
     assert "| Gaussian VAE | 4.51 |" in page and "The paper's ordering (VAE < VQ-VAE < VIMCO) **" in page
     assert "| model | at ~75% of the time: step (min) |" in page and "| 12 (" in page
+    assert "vqlab evaluate toy/vimco --iw-samples 2 --json" in page
+
+    # Another session on a machine that kept no run folder: every run is restored from the archive (no weights),
+    # nothing is trained or evaluated again, and the page shows the same table.
+    archive = root / "archive"
+    assert (archive / "toy" / "vae" / "evaluation.json").is_file() and not list(archive.rglob("*.safetensors"))
+    moved = tmp_path / "archive"
+    archive.rename(moved)
+    table_before = (root / "toy" / "compare.md").read_text()
+    shutil.rmtree(root)
+    proc = _run(script, *args, "--archive", str(moved), cwd=tmp_path)
+    assert proc.returncode == 0 and "] vqlab " not in proc.stdout, proc.stdout + proc.stderr[-2000:]
+    assert proc.stdout.count("restored from") == 3
+    assert (root / "toy" / "compare.md").read_text() == table_before
+    proc = _run(script, "--page", "--root", str(root), "--docs", str(docs), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    again_page = (docs / "comparison.md").read_text()
+    assert table_before.strip() in again_page and "vqlab evaluate toy/vimco --iw-samples 2 --json" in again_page
+    assert "Still training" not in again_page
+
+
+def test_comparison_study_splits_its_runs_over_processes(image_folder, tmp_path):
+    # --models: two processes train different models of one dataset; the table appears once all three are done.
+    root = tmp_path / "cmp"
+    script = str(EXPERIMENTS / "comparison_study.py")
+    args = ["--root", str(root), "--toy", "--toy-data", f"folder:{image_folder}"]
+    first = _run(script, *args, "--models", "vimco", cwd=tmp_path)
+    assert first.returncode == 0 and "table waits" in first.stdout, first.stdout + first.stderr[-2000:]
+    assert not (root / "toy" / "compare.md").exists()
+    second = _run(script, *args, "--models", "vqvae,vae", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "toy/vimco: finished" not in second.stdout and (root / "toy" / "compare.md").is_file()
+    bad = _run(script, *args, "--models", "vqvae,gan", cwd=tmp_path)
+    assert bad.returncode == 2 and "--models" in bad.stderr
 
 
 def test_paper_cifar10_script_commands_parse(tmp_path):
