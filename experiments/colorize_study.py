@@ -11,6 +11,9 @@ Stages, in order:
             256, --steps 10000, --downsample 8 (a receptive field twice as wide), --image-size 64 (crops with
             four times the context, from the photos at twice the resolution)
   seeds     the baseline again with seeds 1..N-1 (ROOT/seeds): the run-to-run spread the rules compare against
+  heads     colour as classification (--likelihood chroma-bins: a categorical over chroma bins shown as the
+            annealed mean, Zhang et al. 2016) on the baseline recipe and on the shipped one (--weight-decay 1),
+            one sweep (ROOT/heads); measured like the others, and at several temperatures of the annealed mean
   measure   every finished run's best checkpoint (chosen on the validation crops' PSNR during training) on whole
             photographs: the validation photos shrunk to VAL_SIDE px on the longer side and the test photos
             (astronaut, coffee, flower) at full size, each colorized with vqlab.load(run, checkpoint="best"),
@@ -65,6 +68,8 @@ TOY_CONFIG = {"model": {"hidden": 16, "num_embeddings": 32, "embedding_dim": 8},
               "train": {"steps": 8, "batch_size": 8, "precision": "fp32", "eval_every": 4, "checkpoint_every": 4,
                         "log_every": 2}}
 TOY_AXES = {"hflip": ["false", "true"], "random-crop": ["1", "0.5"], "hidden": ["16", "8"]}
+# The heads stage: chroma-bins on the baseline recipe (weight decay 0) and on the shipped one (1).
+HEADS_WEIGHT_DECAY = "0,1"
 HELP_DB = 0.1
 VAL_SIDE = 512
 GOALS = {"val_mean_gain": 0.5, "worst_gain": -0.5, "colour_ratio": 0.6, "test_mean_gain": 2.0}
@@ -307,7 +312,7 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=Path("studies/colorize"), help="folder of the sweeps")
-    p.add_argument("--stages", default="choices,seeds,measure,combined,page")
+    p.add_argument("--stages", default="choices,seeds,heads,measure,combined,page")
     p.add_argument("--seeds", type=int, default=3, help="baseline seeds (the first is trained in 'choices')")
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once by each sweep, one thread each (1)")
     p.add_argument("--max-minutes", type=float, default=120.0,
@@ -319,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.toy and not (args.toy_data or "").startswith("folder:"):
         p.error("--toy needs --toy-data folder:PATH")
     stages = args.stages.split(",")
-    unknown = set(stages) - {"choices", "seeds", "measure", "combined", "page"}
+    unknown = set(stages) - {"choices", "seeds", "heads", "measure", "combined", "page"}
     if unknown:
         p.error(f"unknown stages: {', '.join(sorted(unknown))}")
     base = base_args(args)
@@ -329,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                                                   ",".join(v))]])
     if "seeds" in stages and args.seeds > 1:
         sweep(args.root / "seeds", [*base, "--seed", ",".join(str(s) for s in range(1, args.seeds))])
+    if "heads" in stages:
+        sweep(args.root / "heads", [*base, "--likelihood", "chroma-bins", "--weight-decay", HEADS_WEIGHT_DECAY])
     if "measure" in stages or "combined" in stages:
         found = collect(args.root, args)
         log(f"measured {len(found['runs'])} runs ({found['missing']} planned runs not finished)")

@@ -72,6 +72,9 @@ def test_yaml_overrides_and_round_trip(tmp_path):
     ("train", "weight_decay", -0.1, "weight-decay"),
     ("train", "val_images", -1, "val-images"),
     ("data", "color_space", "hsv", "color space"),
+    ("model", "chroma_bins", 1, "chroma-bins"),
+    ("model", "chroma_temperature", 0, "chroma-temperature"),
+    ("model", "likelihood", "chroma-bins", "chroma-bins"),  # with the default task, reconstruct
 ])
 def test_validation_names_the_bad_option(section, field, value, needle):
     cfg = cfgmod.Config()
@@ -106,4 +109,24 @@ def test_generalisation_options_default_to_today():
     assert cfgmod.resolve(cfgmod.validate(cfg)).data.color_space == "ycbcr"  # auto: a chroma target, allowed
     cfg.data.color_space = "rgb"
     with pytest.raises(VQLabError, match="chroma-shrink"):
+        cfgmod.validate(cfg)
+
+
+def test_chroma_bins_is_for_the_colour_of_colorize_runs():
+    cfg = cfgmod.Config()
+    cfg.data.task, cfg.model.likelihood = "colorize", "chroma-bins"
+    resolved = cfgmod.resolve(cfgmod.validate(cfg))
+    assert resolved.data.color_space == "ycbcr"  # auto: the colour, as with mse
+    assert (resolved.model.chroma_bins, resolved.model.chroma_temperature) == (32, 0.38)
+    for space, ok in (("lab", True), ("ycbcr", True), ("rgb", False)):
+        cfg = cfgmod.Config()
+        cfg.data.task, cfg.model.likelihood, cfg.data.color_space = "colorize", "chroma-bins", space
+        if ok:
+            cfgmod.validate(cfg)
+        else:
+            with pytest.raises(VQLabError, match="chroma-bins"):
+                cfgmod.validate(cfg)
+    cfg = cfgmod.Config()
+    cfg.data.task, cfg.model.likelihood, cfg.model.name = "colorize", "chroma-bins", "vae"
+    with pytest.raises(VQLabError, match="--model vqvae"):
         cfgmod.validate(cfg)

@@ -51,18 +51,21 @@ def _run_dir(run_or_name: str | os.PathLike[str]) -> Path:
 
 
 def load(run_or_name: str | os.PathLike[str], device: torch.device | str | None = None, *,
-         checkpoint: str = "latest", chroma_scale: float | None = None) -> Model:
+         checkpoint: str = "latest", chroma_scale: float | None = None,
+         chroma_temperature: float | None = None) -> Model:
     """Load a trained run for inference, in eval mode.
 
     ``device``: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ... (default: CUDA when available, else the CPU).
     ``checkpoint``: ``"latest"`` (the newest, default) or ``"best"`` (the best validation PSNR; runs trained on
     data with a val split, such as photos-wide). ``chroma_scale`` (colorize runs that predict the colour): gain on
     the predicted colour from 0 (gray) to 1; default: the run's own (fitted on validation data with
-    ``--chroma-shrink``, else 1).
+    ``--chroma-shrink``, else 1). ``chroma_temperature`` (``--likelihood chroma-bins`` runs): the temperature of
+    the annealed mean, from 1 (the mean: safest) towards 0 (the mode: most colourful); default: the run's own.
     Raises VQLabError for a folder that is not a run, a run without that checkpoint, or an unusable device.
     """
     dev = _device(device)
-    return Model(load_run(_run_dir(run_or_name), dev, checkpoint=checkpoint, chroma_scale=chroma_scale))
+    return Model(load_run(_run_dir(run_or_name), dev, checkpoint=checkpoint, chroma_scale=chroma_scale,
+                          chroma_temperature=chroma_temperature))
 
 
 def _latent_tensor(z: Any) -> torch.Tensor:

@@ -35,7 +35,9 @@ MODEL_TRAITS: dict[str, dict[str, bool]] = {
 }
 MODELS = tuple(MODEL_TRAITS)
 QUANTIZERS = ("vq", "fsq", "simvq", "rvq")
-LIKELIHOOD_NAMES = ("mse", "softmax256", "logistic", "gaussian")
+LIKELIHOOD_NAMES = ("mse", "softmax256", "logistic", "gaussian", "chroma-bins")
+# Likelihoods of a colorize run's continuous colour (ycbcr, lab) rather than of 8-bit pixels.
+CHROMA_LIKELIHOODS = ("mse", "chroma-bins")
 TASKS = ("reconstruct", "colorize")
 COLOR_SPACES = ("rgb", "ycbcr", "lab")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -79,10 +81,16 @@ class ModelConfig:
     # (models/likelihood.py) trained by their NLL.
     likelihood: str = option("mse", "--likelihood", (
         "output likelihood: mse (default: plain MSE), softmax256 (256-way categorical per sub-pixel), logistic "
-        "(discretized logistic mixture), gaussian (discretized Gaussian with fixed --gaussian-sigma)"),
+        "(discretized logistic mixture), gaussian (discretized Gaussian with fixed --gaussian-sigma); colorize "
+        "(ycbcr, lab) only: chroma-bins (colour as classification over --chroma-bins bins, shown as the annealed "
+        "mean at --chroma-temperature; Zhang et al. 2016)"),
         choices=LIKELIHOOD_NAMES)
     logistic_mixtures: int = option(5, "--logistic-mixtures", "components of the logistic mixture (5)")
     gaussian_sigma: float = option(0.1, "--gaussian-sigma", "std of the discretized Gaussian (0.1)")
+    chroma_bins: int = option(32, "--chroma-bins", "chroma-bins: bins per colour channel over [-0.5, 0.5] (32)")
+    chroma_temperature: float = option(0.38, "--chroma-temperature", (
+        "chroma-bins: temperature T of the annealed mean shown (1: the mean, towards 0: the mode; 0.38 as in "
+        "Zhang et al. 2016); changes the output, not the training"))
 
 
 @dataclass(slots=True)
@@ -338,7 +346,7 @@ def resolved_color_space(cfg: Config) -> str:
     if d.color_space != "auto":
         return d.color_space
     pixels_only = MODEL_TRAITS.get(m.name, {}).get("pixels_only", False)
-    chroma = d.task == "colorize" and m.likelihood == "mse" and not pixels_only
+    chroma = d.task == "colorize" and m.likelihood in CHROMA_LIKELIHOODS and not pixels_only
     return "ycbcr" if chroma else "rgb"
 
 
@@ -385,6 +393,12 @@ def validate(cfg: Config) -> Config:
            f"unknown likelihood {m.likelihood!r} (choose from {', '.join(LIKELIHOOD_NAMES)})")
     _check(m.logistic_mixtures >= 1, "--logistic-mixtures must be >= 1")
     _check(_is_num(m.gaussian_sigma) and m.gaussian_sigma > 0, "--gaussian-sigma must be > 0")
+    _check(_is_int(m.chroma_bins) and m.chroma_bins >= 2, "--chroma-bins must be an integer >= 2")
+    _check(_is_num(m.chroma_temperature) and m.chroma_temperature > 0, "--chroma-temperature must be > 0")
+    if m.likelihood == "chroma-bins":
+        _check(d.task == "colorize" and m.name == "vqvae",
+               "--likelihood chroma-bins classifies the colour of a colorize run: it needs --task colorize and "
+               "--model vqvae")
     _check(cfg.vimco.samples >= 2, "--vimco-samples must be >= 2 (the leave-one-out baseline needs two)")
     for name in ("ema", "kmeans_init"):
         _check(isinstance(getattr(q, name), bool), f"quantizer.{name} must be true or false")
@@ -396,9 +410,11 @@ def validate(cfg: Config) -> Config:
     _check(d.color_space == "auto" or d.color_space in COLOR_SPACES,
            f"unknown color space {d.color_space!r} (choose from auto, {', '.join(COLOR_SPACES)})")
     if d.color_space != "auto":
-        _check(m.likelihood == "mse" or d.task == "reconstruct" or d.color_space == "rgb",
+        _check(m.likelihood in CHROMA_LIKELIHOODS or d.task == "reconstruct" or d.color_space == "rgb",
                f"--likelihood {m.likelihood} models 8-bit pixels; colorize with --color-space {d.color_space} "
-               "needs --likelihood mse")
+               "needs --likelihood mse or chroma-bins")
+        _check(m.likelihood != "chroma-bins" or d.color_space != "rgb",
+               "--likelihood chroma-bins predicts the colour only: it needs --color-space ycbcr or lab (or auto)")
         _check(not MODEL_TRAITS[m.name]["pixels_only"] or d.task == "reconstruct" or d.color_space == "rgb",
                f"--model {m.name} models 8-bit RGB sub-pixels; colorize with it needs --color-space rgb")
     if d.chroma_shrink and d.task in TASKS and d.color_space in ("auto", *COLOR_SPACES):

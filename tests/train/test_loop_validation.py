@@ -4,12 +4,18 @@ the generalisation options under an interruption (through the real command line,
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+from PIL import Image
 
+import vqlab
 from tests.conftest import TINY, make_images, run_cli, train_interrupted
 from vqlab import cli
+from vqlab.data.tasks import rgb_to_chroma
 from vqlab.train import run as rundir
 from vqlab.train.checkpoint import read_state
 from vqlab.train.run import load_run
@@ -105,3 +111,46 @@ def test_interrupted_run_with_every_new_option_resumes_exactly(split_folder, tmp
             if key not in ("split", "wall_time"):
                 assert ra[key] == pytest.approx(rb[key], rel=1e-6, abs=1e-9), (ra["split"], ra["step"], key)
     assert (full / "checkpoints" / "best").read_text() == (broken / "checkpoints" / "best").read_text()
+
+
+def test_chroma_bins_colorizer_trains_shrinks_and_colorizes(split_folder, tmp_path):
+    # Colour as classification end to end: training by cross entropy, the chroma gain fitted on validation, the
+    # annealed mean in the output, and the temperature in the saved config (a later load shows the same).
+    run = tmp_path / "bins"
+    proc = run_cli("train", "--out", str(run), "--data", f"folder:{split_folder}", *COMMON, "--steps", "20",
+                   "--likelihood", "chroma-bins", "--chroma-bins", "16", "--chroma-temperature", "0.5",
+                   "--chroma-shrink")
+    assert proc.returncode == 0, proc.stderr
+    loaded = load_run(run)
+    assert loaded.config.model.likelihood == "chroma-bins" and loaded.task.color_space == "ycbcr"
+    assert loaded.model.likelihood.temperature == 0.5 and loaded.model.likelihood.params_per_channel == 16
+    assert 0.0 <= loaded.task.chroma_scale <= 1.0
+    train_rows = _rows(run, "train")
+    assert train_rows[-1]["recon_loss"] < train_rows[0]["recon_loss"]  # the cross entropy falls
+    assert train_rows[-1]["recon_loss"] < math.log(16)  # cross entropy per value, below the uniform guess
+    image = split_folder / "test" / min(p.name for p in (split_folder / "test").iterdir())
+    out = tmp_path / "colour.png"
+    proc = run_cli("colorize", str(run), str(image), "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(out).size == Image.open(image).size and Image.open(out).mode == "RGB"
+
+    # The temperature at inference: the annealed mean's chroma is larger at T=0.1 than at T=1 (the mean), as loaded.
+    def chroma(temperature: float) -> float:
+        model = vqlab.load(run, "cpu", chroma_scale=1.0, chroma_temperature=temperature)
+        assert model.module.likelihood.temperature == temperature
+        rgb = np.asarray(model.colorize(image), dtype=np.float32) / 255
+        return float(rgb_to_chroma(torch.from_numpy(rgb).permute(2, 0, 1)[None]).abs().mean())
+
+    assert chroma(0.1) > chroma(1.0)
+    with pytest.raises(vqlab.VQLabError, match="chroma-bins"):
+        vqlab.load(split_folder_run(tmp_path, split_folder), "cpu", chroma_temperature=0.5)
+    with pytest.raises(vqlab.VQLabError, match="> 0"):
+        vqlab.load(run, "cpu", chroma_temperature=0)
+
+
+def split_folder_run(tmp_path: Path, split_folder: Path) -> Path:
+    """A tiny colorize run trained with the default MSE (for the chroma-bins-only options)."""
+    run = tmp_path / "mse"
+    proc = run_cli("train", "--out", str(run), "--data", f"folder:{split_folder}", *COMMON, "--steps", "2")
+    assert proc.returncode == 0, proc.stderr
+    return run

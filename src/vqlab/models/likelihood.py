@@ -13,6 +13,18 @@ the channels ``c*P .. c*P + P - 1``.
   coupling of PixelCNN++ (channel means depending on earlier channels) is NOT used. Shown image: the mixture mean.
 - ``gaussian``: a Gaussian of fixed standard deviation sigma (on the float scale) discretized to the 8-bit bins,
   edge bins open-ended. Its NLL is MSE / (2 sigma^2) up to the bin normalisation. Shown image: the mean.
+
+One head is not for 8-bit pixels but for the continuous colour of a colorize run (``--color-space ycbcr`` or
+``lab``, targets in [-0.5, 0.5]):
+
+- ``chroma-bins``: colorization as classification (Zhang, Isola and Efros 2016, "Colorful Image Colorization"): a
+  categorical over Q equal bins of [-0.5, 0.5] per colour channel (Cb and Cr, or a* and b*), trained by cross
+  entropy against a soft target (a Gaussian of one bin's width around the true value, so near bins share the
+  credit). Shown image: the *annealed mean* of the paper, sum_q c_q softmax(logits / T)_q. T = 1 is the mean
+  (what MSE regression aims for: safe but grayish where the colour is uncertain), T -> 0 the mode (vivid but
+  riskier); the paper uses T = 0.38. Unlike the paper it models Cb and Cr as two marginals, not their joint
+  distribution, and does not reweight rare colours. Its "NLL" is a cross entropy against a smoothed target, not
+  a likelihood of 8-bit pixels: no bits/dim is reported for it.
 """
 
 from __future__ import annotations
@@ -169,18 +181,60 @@ class DiscretizedGaussian(LikelihoodHead):
         return params.float()
 
 
+class ChromaBins(LikelihoodHead):
+    """A categorical over ``bins`` equal bins of [-0.5, 0.5] per colour channel, shown as the annealed mean at
+    ``temperature``; P = ``bins`` logits (see the module notes)."""
+
+    name = "chroma-bins"
+
+    def __init__(self, bins: int = 32, temperature: float = 0.38) -> None:
+        super().__init__()
+        if bins < 2:
+            raise ValueError("chroma-bins needs at least 2 bins")
+        if not temperature > 0:
+            raise ValueError("the annealed mean's temperature must be > 0")
+        self.params_per_channel = int(bins)
+        self.temperature = float(temperature)
+        self.register_buffer("centers", torch.linspace(-0.5, 0.5, int(bins)), persistent=False)
+
+    def extra_repr(self) -> str:
+        return f"bins={self.params_per_channel}, temperature={self.temperature:g}"
+
+    @property
+    def width(self) -> float:
+        return 1.0 / (self.params_per_channel - 1)
+
+    def soft_target(self, target: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) values -> (B, C, Q, H, W) weights summing to 1 over the bins: a Gaussian of one bin's
+        width around each value."""
+        d = (target.float().clamp(-0.5, 0.5).unsqueeze(2) - self.centers.view(1, 1, -1, 1, 1)) / self.width
+        return torch.softmax(-0.5 * d * d, dim=2)
+
+    def nll(self, params: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        logp = torch.log_softmax(self.split(params), dim=2)
+        return -(self.soft_target(target) * logp).flatten(1).sum(1)
+
+    def mean_image(self, params: torch.Tensor) -> torch.Tensor:
+        probs = torch.softmax(self.split(params) / self.temperature, dim=2)
+        return (probs * self.centers.view(1, 1, -1, 1, 1)).sum(2)
+
+
 LIKELIHOODS: dict[str, Callable[..., LikelihoodHead]] = {
-    "softmax256": lambda mixtures=5, sigma=0.1: Softmax256(),
-    "logistic": lambda mixtures=5, sigma=0.1: DiscretizedLogistic(mixtures),
-    "gaussian": lambda mixtures=5, sigma=0.1: DiscretizedGaussian(sigma),
+    "softmax256": lambda mixtures=5, sigma=0.1, bins=32, temperature=0.38: Softmax256(),
+    "logistic": lambda mixtures=5, sigma=0.1, bins=32, temperature=0.38: DiscretizedLogistic(mixtures),
+    "gaussian": lambda mixtures=5, sigma=0.1, bins=32, temperature=0.38: DiscretizedGaussian(sigma),
+    "chroma-bins": lambda mixtures=5, sigma=0.1, bins=32, temperature=0.38: ChromaBins(bins, temperature),
 }
+# Heads of a colorize run's continuous colour (ycbcr, lab), not of 8-bit pixels.
+CHROMA_HEADS = ("chroma-bins",)
 
 
-def build_likelihood(name: str, mixtures: int = 5, sigma: float = 0.1) -> LikelihoodHead | None:
+def build_likelihood(name: str, mixtures: int = 5, sigma: float = 0.1, bins: int = 32,
+                     temperature: float = 0.38) -> LikelihoodHead | None:
     """The head for a CLI name; None for ``mse`` (the decoder outputs the image and trains on plain MSE)."""
     if name == "mse":
         return None
-    return LIKELIHOODS[name](mixtures=mixtures, sigma=sigma)
+    return LIKELIHOODS[name](mixtures=mixtures, sigma=sigma, bins=bins, temperature=temperature)
 
 
 def nats_to_bits_per_dim(nats: torch.Tensor | float, dims: int) -> torch.Tensor | float:

@@ -36,7 +36,8 @@ def build_quantizer(cfg: Config) -> Quantizer:
 
 def _head(cfg: Config):
     m = cfg.model
-    return build_likelihood(m.likelihood, mixtures=m.logistic_mixtures, sigma=m.gaussian_sigma)
+    return build_likelihood(m.likelihood, mixtures=m.logistic_mixtures, sigma=m.gaussian_sigma,
+                            bins=m.chroma_bins, temperature=m.chroma_temperature)
 
 
 def _vqvae(cfg: Config, in_channels: int, out_channels: int) -> LatentModel:

@@ -169,13 +169,15 @@ class LoadedRun:
 
 
 def load_run(run_dir: str | Path, device: torch.device | str = "cpu", *, checkpoint: str = "latest",
-             chroma_scale: float | None = None) -> LoadedRun:
+             chroma_scale: float | None = None, chroma_temperature: float | None = None) -> LoadedRun:
     """Rebuild the model of a run from a checkpoint, in eval mode on ``device``.
 
     ``checkpoint``: ``"latest"`` (the newest) or ``"best"`` (best validation PSNR; runs whose data had a val
     split). ``chroma_scale`` (colorize runs that predict the colour): the gain on the predicted colour, 0 (gray)
     to 1 (as predicted); None takes the run's own: the gain fitted on validation data and stored with the
-    checkpoint for runs trained with ``--chroma-shrink``, else 1.
+    checkpoint for runs trained with ``--chroma-shrink``, else 1. ``chroma_temperature`` (``--likelihood
+    chroma-bins`` runs): the annealed mean's temperature instead of the run's own (a stored chroma gain was fitted
+    at the run's own temperature; give ``chroma_scale`` too to change it).
     """
     run_dir = Path(run_dir)
     cfg, extras = _read_config_file(run_dir)
@@ -193,6 +195,14 @@ def load_run(run_dir: str | Path, device: torch.device | str = "cpu", *, checkpo
         if isinstance(chroma_scale, bool) or not isinstance(chroma_scale, (int, float)):
             raise VQLabError(f"chroma_scale must be a number in [0, 1], not {chroma_scale!r}")
         task = dataclasses.replace(task, chroma_scale=float(chroma_scale))
+    if chroma_temperature is not None:
+        if cfg.model.likelihood != "chroma-bins":
+            raise VQLabError(f"chroma_temperature applies to --likelihood chroma-bins runs; {run_dir} was trained "
+                             f"with --likelihood {cfg.model.likelihood}")
+        if isinstance(chroma_temperature, bool) or not isinstance(chroma_temperature, (int, float)) \
+                or not chroma_temperature > 0:
+            raise VQLabError(f"chroma_temperature must be a number > 0, not {chroma_temperature!r}")
+        cfg.model.chroma_temperature = float(chroma_temperature)
     model = build_model(cfg, task.in_channels, task.out_channels)
     weights_fingerprint = load_weights(ckpt, model)
     model.to(device).eval()
