@@ -74,6 +74,8 @@ HELP_DB = 0.1
 VAL_SIDE = 512
 GOALS = {"val_mean_gain": 0.5, "worst_gain": -0.5, "colour_ratio": 0.6, "test_mean_gain": 2.0}
 MEASURE_VERSION = 1
+# Temperatures of the annealed mean measured for chroma-bins runs besides their own (0.38): 1 is the mean.
+TEMPERATURES = (1.0, 0.6, 0.2)
 # (config section, field) of each axis, to tell which option a run changed.
 FIELDS = {"hflip": ("data", "hflip"), "random-crop": ("data", "random_crop"),
           "weight-decay": ("train", "weight_decay"), "hidden": ("model", "hidden"), "steps": ("train", "steps"),
@@ -145,15 +147,17 @@ def photo_sets(data: str) -> dict[str, list[tuple[str, Any]]]:
     raise SystemExit(f"error: the study measures photos-wide or a folder:PATH with val/ and test/, not {data}")
 
 
-def measure_variant(run_dir: Path, photos: dict[str, list], chroma_scale: float | None) -> list[dict[str, Any]]:
-    """Per-photo scores of the run's best checkpoint with the given chroma gain (None: as trained)."""
+def measure_variant(run_dir: Path, photos: dict[str, list], chroma_scale: float | None,
+                    temperature: float | None = None) -> list[dict[str, Any]]:
+    """Per-photo scores of the run's best checkpoint with the given chroma gain (None: as trained) and, for a
+    chroma-bins run, the annealed mean's temperature (None: its own)."""
     import numpy as np
     import torch
 
     import vqlab
     from vqlab.eval.colorize import photo_scores
 
-    model = vqlab.load(run_dir, checkpoint="best", chroma_scale=chroma_scale)
+    model = vqlab.load(run_dir, checkpoint="best", chroma_scale=chroma_scale, chroma_temperature=temperature)
     rows = []
     for split, items in photos.items():
         for name, loader in items:
@@ -163,6 +167,20 @@ def measure_variant(run_dir: Path, photos: dict[str, list], chroma_scale: float 
             rows.append({"photo": name, "split": split, "size": [true.shape[1], true.shape[0]],
                          **photo_scores(*tensor)})
     return rows
+
+
+def fitted_gain(run_dir: Path, temperature: float) -> float:
+    """The chroma gain of a chroma-bins run's best checkpoint at another temperature, fitted as training fits it
+    (the least-squares gain on the run's validation crops, :mod:`vqlab.eval.chroma`)."""
+    from vqlab.data import load_dataset
+    from vqlab.eval.chroma import fit_chroma_scale
+    from vqlab.train.run import load_run
+    from vqlab.train.validation import validation_subset
+
+    run = load_run(run_dir, checkpoint="best", chroma_scale=1.0, chroma_temperature=temperature)
+    d = run.config.data
+    data = load_dataset(d.dataset, root=d.root, image_size=d.image_size, download=False)
+    return fit_chroma_scale(run.model, run.task, validation_subset(data.val, run.config.train.val_images))
 
 
 def best_val_row(run_dir: Path) -> dict[str, Any]:
@@ -197,6 +215,15 @@ def measure_run(run_dir: Path, photos: dict[str, list]) -> dict[str, Any]:
     if not cfg.data.chroma_shrink:
         scale = float(best_val_row(run_dir)["fitted_chroma_scale"])
         variants["shrink"] = {"chroma_scale": scale, "photos": measure_variant(run_dir, photos, scale)}
+    if cfg.model.likelihood == "chroma-bins":
+        # The annealed mean at other temperatures, each as it comes and with the gain fitted at that temperature.
+        for t in TEMPERATURES:
+            if t != cfg.model.chroma_temperature:
+                variants[f"T={t:g}"] = {"chroma_scale": 1.0, "temperature": t,
+                                        "photos": measure_variant(run_dir, photos, 1.0, t)}
+                scale = fitted_gain(run_dir, t)
+                variants[f"T={t:g} shrink"] = {"chroma_scale": scale, "temperature": t,
+                                               "photos": measure_variant(run_dir, photos, scale, t)}
     result = {"key": key, "best": best, "seconds": round(time.time() - t0, 1), "variants": variants}
     atomic_write_json(cache, result)
     return result
@@ -270,7 +297,7 @@ def helping_changes(results: dict[str, dict[str, Any]], baseline_gains: list[flo
     margin = max(HELP_DB, 2 * spread(baseline_gains))
     best_per_axis: dict[str, tuple[float, str]] = {}
     for label, res in results.items():
-        if "=" not in label:
+        if "=" not in label or "," in label:  # the baseline, its seeds, or a run with two changes
             continue
         axis, value = label.split("=", 1)
         gain = res["trained"]["val_mean_gain"]
@@ -294,13 +321,18 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
     baseline = baseline_values(args)
     runs: dict[str, dict[str, Any]] = {}
     missing = 0
-    for stage in ("choices", "seeds", "combined"):
+    for stage in ("choices", "seeds", "heads", "combined"):
         done, left = finished_runs(root / stage)
         missing += left
         for run_dir in done:
             if stage == "choices":
                 change = changed_option(run_dir, baseline)
                 label = "baseline" if change is None else f"{change[0]}={change[1]}"
+            elif stage == "heads":
+                from vqlab.train.run import read_config
+
+                decay = read_config(run_dir)[0].train.weight_decay
+                label = "likelihood=chroma-bins" + (f", weight-decay={decay:g}" if decay else "")
             else:
                 label = f"baseline seed {run_dir.name.lstrip('s')}" if stage == "seeds" else "combined"
             measured = measure_run(run_dir, photos)

@@ -86,11 +86,12 @@ def test_study_and_page_at_toy_size(tmp_path):
     args = ["--root", str(root), "--toy", "--toy-data", f"folder:{data}", "--docs", str(docs), "--seeds", "2"]
     proc = _run(str(ROOT / "experiments" / "colorize_study.py"), *args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "measured 5 runs (0 planned runs not finished)" in proc.stdout
+    assert "measured 7 runs (0 planned runs not finished)" in proc.stdout  # 4 choices, 1 more seed, 2 heads
     page = (docs / "colorize.md").read_text()
     assert "**Toy run**" in page and "| goal (from the issue) |" in page
     for label in ("| baseline |", "| hflip true |", "| random-crop 0.5 |", "| h=8 |", "| baseline seed 1 |",
-                  "+ chroma shrinkage (s="):
+                  "+ chroma shrinkage (s=", "| likelihood chroma-bins, T=0.38 |", "| likelihood chroma-bins, T=1 |",
+                  "| likelihood chroma-bins, weight-decay 1, T=0.2 + chroma shrinkage (s="):
         assert label in page, label
     assert "| img_000.png | val | 16x16 |" in page and "| img_000.png | test | 16x16 |" in page
     assert (docs / "figures" / "colorize" / "val_photos.png").is_file()
@@ -98,6 +99,12 @@ def test_study_and_page_at_toy_size(tmp_path):
     assert set(plan) == {"flags", "shrink", "margin", "baseline", "reasons"}
     measured = json.loads((root / "choices" / "runs").glob("*-s0").__next__().joinpath("photos.json").read_text())
     assert [p["split"] for p in measured["variants"]["trained"]["photos"]] == ["val"] * 4 + ["test"] * 3
+    heads = json.loads(next((root / "heads" / "runs").glob("*weight-decay_0-*")).joinpath("photos.json").read_text())
+    assert set(heads["variants"]) == {"trained", "shrink", "T=1", "T=1 shrink", "T=0.6", "T=0.6 shrink", "T=0.2",
+                                      "T=0.2 shrink"}
+    rows = [line.split(" |")[0] for line in page.splitlines() if line.startswith("| likelihood chroma-bins, T=")]
+    assert [r.split("T=")[1].split(" ")[0] for r in rows] == ["0.38", "0.38", "1", "1", "0.6", "0.6", "0.2", "0.2"]
+    assert heads["variants"]["T=1"]["chroma_scale"] == 1.0 and 0 <= heads["variants"]["T=1 shrink"]["chroma_scale"] <= 1
     # again: every run is finished and measured, so nothing is trained or measured twice
     stamps = {p: p.stat().st_mtime_ns for p in root.rglob("photos.json")}
     proc = _run(str(ROOT / "experiments" / "colorize_study.py"), *args, "--stages", "choices,measure", cwd=tmp_path)
