@@ -134,6 +134,19 @@ def test_generation_study_and_page_at_toy_size(image_folder, tmp_path):
     assert "`vqlab prior fashion/vqvae --dim 16" in page
     assert (docs / "figures" / "generation" / "fashion" / "samples_t1.0.png").is_file()
 
+    # The photos part on a machine that kept no folder of the fashion part: its section stays on the page as it was.
+    begin, end = "<!-- generation:fashion:begin -->", "<!-- generation:fashion:end -->"
+    fashion = page[page.index(begin):page.index(end)]
+    shutil.rmtree(root)
+    args = ["--root", str(root), "--toy", "--toy-data", f"folder:{image_folder}", "--parts", "photos"]
+    proc = _run(script, *args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = _run(script, "--page", "--root", str(root), "--docs", str(docs), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = (docs / "generation.md").read_text()
+    assert page[page.index(begin):page.index(end)] == fashion
+    assert "Not run yet" not in page and "`vqlab prior photos/vqvae --dim 16" in page
+
 
 def test_comparison_study_and_page_at_toy_size(image_folder, tmp_path):
     root = tmp_path / "cmp"
