@@ -14,6 +14,8 @@ Stages, in order:
   heads     colour as classification (--likelihood chroma-bins: a categorical over chroma bins shown as the
             annealed mean, Zhang et al. 2016) on the baseline recipe and on the shipped one (--weight-decay 1),
             one sweep (ROOT/heads); measured like the others, and at several temperatures of the annealed mean
+  confirm   the chosen recipe's run trained again with seed 1 (ROOT/confirm/SLUG, SLUG naming its changes), measured
+            like the others: the page reports the chosen variant on both seeds (one seed's lead may be luck)
   measure   every finished run's best checkpoint (chosen on the validation crops' PSNR during training) on whole
             photographs: the validation photos shrunk to VAL_SIDE px on the longer side and the test photos
             (astronaut, coffee, flower) at full size, each colorized with vqlab.load(run, checkpoint="best"),
@@ -289,6 +291,40 @@ def spread(gains: list[float]) -> float:
     return statistics.stdev(gains) if len(gains) > 1 else 0.0
 
 
+def chosen_variant(runs: dict[str, dict[str, Any]]) -> tuple[str, str] | None:
+    """(label, variant) of the chosen recipe: the measured variant with the highest validation mean gain, among
+    the baseline, each change and the combined run (not the extra seeds or the confirmation runs)."""
+    best, best_gain = None, -math.inf
+    for label, run in runs.items():
+        if label.startswith(("baseline seed", "confirm")):
+            continue
+        for variant in run["measured"]["variants"]:
+            gain = run[variant]["val_mean_gain"]
+            if math.isfinite(gain) and gain > best_gain:
+                best, best_gain = (label, variant), gain
+    return best
+
+
+def label_flags(label: str, root: Path) -> list[str]:
+    """The sweep flags of a run label: "baseline" -> [], "hidden=64" -> [--hidden, 64], "likelihood=chroma-bins,
+    weight-decay=1" -> [--likelihood, chroma-bins, --weight-decay, 1]; the combined run's from ROOT's plan."""
+    if label == "baseline":
+        return []
+    if label == "combined":
+        rule = json.loads((root / "combined-plan.json").read_text())
+        return [*rule["flags"], *(["--chroma-shrink", "true"] if rule["shrink"] else [])]
+    flags: list[str] = []
+    for part in label.split(", "):
+        axis, value = part.split("=", 1)
+        flags += [f"--{axis}", value]
+    return flags
+
+
+def label_slug(label: str) -> str:
+    """A folder name for a run label ("likelihood=chroma-bins, weight-decay=1" -> likelihood_chroma-bins-weight-decay_1)."""
+    return label.replace(", ", "-").replace("=", "_").replace("/", "_") or "baseline"
+
+
 def helping_changes(results: dict[str, dict[str, Any]], baseline_gains: list[float]) -> dict[str, Any]:
     """The HELPS rule of the module notes: ``{"flags": [...], "shrink": bool, "margin": dB, "reasons": [...]}``.
 
@@ -321,13 +357,16 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
     baseline = baseline_values(args)
     runs: dict[str, dict[str, Any]] = {}
     missing = 0
-    for stage in ("choices", "seeds", "heads", "combined"):
+    confirm = sorted(p.parent for p in (root / "confirm").glob("*/sweep.json"))
+    for stage in ("choices", "seeds", "heads", "combined", *confirm):
         done, left = finished_runs(root / stage)
         missing += left
         for run_dir in done:
             if stage == "choices":
                 change = changed_option(run_dir, baseline)
                 label = "baseline" if change is None else f"{change[0]}={change[1]}"
+            elif isinstance(stage, Path):
+                label = f"confirm {stage.name} {run_dir.name}"
             elif stage == "heads":
                 from vqlab.train.run import read_config
 
@@ -344,7 +383,7 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=Path("studies/colorize"), help="folder of the sweeps")
-    p.add_argument("--stages", default="choices,seeds,heads,measure,combined,page")
+    p.add_argument("--stages", default="choices,seeds,heads,measure,combined,confirm,page")
     p.add_argument("--seeds", type=int, default=3, help="baseline seeds (the first is trained in 'choices')")
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once by each sweep, one thread each (1)")
     p.add_argument("--max-minutes", type=float, default=120.0,
@@ -356,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.toy and not (args.toy_data or "").startswith("folder:"):
         p.error("--toy needs --toy-data folder:PATH")
     stages = args.stages.split(",")
-    unknown = set(stages) - {"choices", "seeds", "heads", "measure", "combined", "page"}
+    unknown = set(stages) - {"choices", "seeds", "heads", "measure", "combined", "confirm", "page"}
     if unknown:
         p.error(f"unknown stages: {', '.join(sorted(unknown))}")
     base = base_args(args)
@@ -384,6 +423,16 @@ def main(argv: list[str] | None = None) -> int:
                 sweep(args.root / "combined",
                       [*base, *rule["flags"], *(["--chroma-shrink", "true"] if rule["shrink"] else [])])
                 collect(args.root, args)
+    if "confirm" in stages:
+        found = collect(args.root, args)
+        pick = chosen_variant(found["runs"])
+        if pick is None:
+            log("confirm: nothing measured yet")
+        else:
+            label, variant = pick
+            log(f"confirm: the chosen recipe is {label} ({variant}); training it with seed 1")
+            sweep(args.root / "confirm" / label_slug(label), [*base, *label_flags(label, args.root), "--seed", "1"])
+            collect(args.root, args)
     if "page" in stages:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from colorize_page import write_page

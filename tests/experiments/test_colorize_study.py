@@ -49,6 +49,29 @@ def test_helping_changes_rule():
     assert wide["flags"] == [] and not wide["shrink"]
 
 
+def test_chosen_variant_and_its_flags(tmp_path):
+    study = _study()
+
+    def run(**variants):
+        return {"measured": {"variants": dict.fromkeys(variants)},
+                **{k: {"val_mean_gain": v} for k, v in variants.items()}}
+
+    runs = {"baseline": run(trained=-0.2, shrink=0.1), "baseline seed 1": run(trained=0.9),
+            "likelihood=chroma-bins, weight-decay=1": run(trained=-0.3, **{"T=0.6 shrink": 0.4}),
+            "confirm likelihood_chroma-bins-weight-decay_1 s1": run(**{"T=0.6 shrink": 0.8}),
+            "hidden=64": run(trained=0.2)}
+    # The extra baseline seed and the confirmation run choose nothing.
+    assert study.chosen_variant(runs) == ("likelihood=chroma-bins, weight-decay=1", "T=0.6 shrink")
+    assert study.label_flags("likelihood=chroma-bins, weight-decay=1", tmp_path) == [
+        "--likelihood", "chroma-bins", "--weight-decay", "1"]
+    assert study.label_flags("baseline", tmp_path) == [] and study.label_flags("hidden=64", tmp_path) == [
+        "--hidden", "64"]
+    (tmp_path / "combined-plan.json").write_text(json.dumps({"flags": ["--hflip", "true"], "shrink": True}))
+    assert study.label_flags("combined", tmp_path) == ["--hflip", "true", "--chroma-shrink", "true"]
+    assert study.label_slug("likelihood=chroma-bins, weight-decay=1") == "likelihood_chroma-bins-weight-decay_1"
+    assert study.chosen_variant({}) is None
+
+
 def test_each_choice_run_is_labelled_by_the_one_option_it_changed(tmp_path):
     """The real axes, on the configs the choices sweep plans: the baseline is no change; --downsample 8 and
     --image-size 64 (the receptive-field axes) are told apart from it like the others."""
@@ -102,6 +125,11 @@ def test_study_and_page_at_toy_size(tmp_path):
     heads = json.loads(next((root / "heads" / "runs").glob("*weight-decay_0-*")).joinpath("photos.json").read_text())
     assert set(heads["variants"]) == {"trained", "shrink", "T=1", "T=1 shrink", "T=0.6", "T=0.6 shrink", "T=0.2",
                                       "T=0.2 shrink"}
+    # The chosen recipe trained again with seed 1 and reported on both seeds.
+    confirm = list((root / "confirm").glob("*/runs/s1"))
+    assert len(confirm) == 1 and "confirm: the chosen recipe is" in proc.stdout
+    assert "| goal (from the issue) | target | chosen recipe, seed 0 | met | mean over 2 seeds | met |" in page
+    assert "| seed | chroma gain s |" in page and "\n| 1 | " in page and "# confirm/" in page
     rows = [line.split(" |")[0] for line in page.splitlines() if line.startswith("| likelihood chroma-bins, T=")]
     assert [r.split("T=")[1].split(" ")[0] for r in rows] == ["0.38", "0.38", "1", "1", "0.6", "0.6", "0.2", "0.2"]
     assert heads["variants"]["T=1"]["chroma_scale"] == 1.0 and 0 <= heads["variants"]["T=1 shrink"]["chroma_scale"] <= 1
