@@ -65,15 +65,20 @@ def measure_run(run_dir: Path, images: torch.Tensor | None = None,
 
 
 def pack(run_dir: Path, name: str, command: str, description: str, checkpoint: str = "latest",
-         chroma_scale: float | None = None, extra: dict | None = None) -> dict:
+         chroma_scale: float | None = None, extra: dict | None = None,
+         chroma_temperature: float | None = None) -> dict:
     """Copy RUN's checkpoint ``checkpoint`` (latest or best; float16) and prior into SHIPPED/NAME and write its card.
 
     ``chroma_scale`` (colorizers): ship with this gain on the predicted colour (as ``--chroma-shrink`` would have
-    fitted it); ``extra``: more fields for the card (e.g. whole-photo validation scores)."""
+    fitted it); ``chroma_temperature`` (``--likelihood chroma-bins`` colorizers): ship with this temperature of the
+    annealed mean; ``extra``: more fields for the card (e.g. whole-photo validation scores)."""
     from vqlab.train.checkpoint import find_checkpoint, fingerprint
     from vqlab.train.prior import PRIOR_DIR
 
     ckpt = find_checkpoint(run_dir, checkpoint)
+    if chroma_temperature is not None and \
+            json.loads((run_dir / "config.json").read_text())["model"].get("likelihood") != "chroma-bins":
+        raise SystemExit("error: --chroma-temperature applies to --likelihood chroma-bins runs")
     dest = SHIPPED / name
     if dest.exists():
         shutil.rmtree(dest)
@@ -85,6 +90,9 @@ def pack(run_dir: Path, name: str, command: str, description: str, checkpoint: s
     config = json.loads((run_dir / "config.json").read_text())
     if chroma_scale is not None:
         state["chroma_scale"], config["data"]["chroma_shrink"] = float(chroma_scale), True
+    if chroma_temperature is not None:
+        config["model"]["chroma_temperature"] = float(chroma_temperature)
+    if chroma_scale is not None or chroma_temperature is not None:
         (dest / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (dest / "checkpoints" / ckpt.name / "state.json").write_text(json.dumps(state, indent=2) + "\n")
     (dest / "checkpoints" / "latest").write_text(ckpt.name + "\n")
@@ -110,6 +118,8 @@ def pack(run_dir: Path, name: str, command: str, description: str, checkpoint: s
             "metrics": metrics, **(extra or {})}
     if chroma_scale is not None:
         card["chroma_scale"] = float(chroma_scale)
+    if chroma_temperature is not None:
+        card["chroma_temperature"] = float(chroma_temperature)
     if has_prior and (prior_src / "evaluation.json").is_file():
         card["prior_evaluation"] = json.loads((prior_src / "evaluation.json").read_text())
     (dest / "card.json").write_text(json.dumps(card, indent=2) + "\n")
@@ -151,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--checkpoint", choices=("latest", "best"), default="latest",
                    help="which checkpoint to ship (best: chosen on the validation split)")
     a.add_argument("--chroma-scale", type=float, default=None, help="colorizers: ship with this chroma gain")
+    a.add_argument("--chroma-temperature", type=float, default=None,
+                   help="chroma-bins colorizers: ship with this temperature of the annealed mean")
     a.add_argument("--card-extra", type=Path, default=None, help="JSON file of more fields for the card")
     b = sub.add_parser("rebuild")
     b.add_argument("--root", type=Path, default=Path("ship-build"))
@@ -162,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                                    + (f" && vqlab prior RUN {' '.join(prior_args)}" if prior_args else ""))
         extra = json.loads(args.card_extra.read_text()) if args.card_extra else None
         pack(args.run, args.name, command, args.description or description, args.checkpoint, args.chroma_scale,
-             extra)
+             extra, args.chroma_temperature)
         return 0
     return rebuild(args.root, args.replace)
 
