@@ -359,7 +359,7 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
     missing = 0
     confirm = sorted(p.parent for p in (root / "confirm").glob("*/sweep.json"))
     for stage in ("choices", "seeds", "heads", "combined", *confirm):
-        done, left = finished_runs(root / stage)
+        done, left = finished_runs(stage if isinstance(stage, Path) else root / stage)
         missing += left
         for run_dir in done:
             if stage == "choices":

@@ -105,8 +105,9 @@ def test_study_and_page_at_toy_size(tmp_path):
     data = tmp_path / "data"
     for split, n, seed in (("train", 24, 0), ("val", 4, 1), ("test", 3, 2)):
         make_images(data / split, n=n, seed=seed)
+    # --root relative to the working directory, as a user gives it
     root, docs = tmp_path / "studies", tmp_path / "docs"
-    args = ["--root", str(root), "--toy", "--toy-data", f"folder:{data}", "--docs", str(docs), "--seeds", "2"]
+    args = ["--root", "studies", "--toy", "--toy-data", f"folder:{data}", "--docs", str(docs), "--seeds", "2"]
     proc = _run(str(ROOT / "experiments" / "colorize_study.py"), *args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "measured 7 runs (0 planned runs not finished)" in proc.stdout  # 4 choices, 1 more seed, 2 heads
