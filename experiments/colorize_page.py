@@ -118,6 +118,58 @@ def mean_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "test_mean_gain": statistics.fmean(r["test_mean_gain"] for r in rows), "worst": worst}
 
 
+def tradeoff_figure(path: Path, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Validation mean gain against colourfulness for every measured variant, the goals' corner shaded: where the
+    issue's two goals on the validation photos would both be met."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.fill_between([GOALS["colour_ratio"] * 100, 100], GOALS["val_mean_gain"], 2.0, color="tab:green", alpha=0.12,
+                    label="both goals met")
+    styles = {"mse": ("tab:blue", "o"), "chroma-bins": ("tab:orange", "s")}
+    seen = set()
+    for label, variant, s in rows:
+        kind = "chroma-bins" if "chroma-bins" in label else "mse"
+        shrunk = variant == "shrink" or variant.endswith(" shrink")
+        colour, marker = styles[kind]
+        name = f"{'MSE' if kind == 'mse' else 'chroma-bins'}{', chroma gain fitted' if shrunk else ''}"
+        ax.scatter(100 * s["colour_ratio"], s["val_mean_gain"], c=colour if shrunk else "white", edgecolors=colour,
+                   marker=marker, s=30, label=None if name in seen else name, zorder=3)
+        seen.add(name)
+    ax.axhline(0, color="gray", lw=0.8, ls="--")
+    ax.set_xlabel("colourfulness, % of the true photos' (validation)")
+    ax.set_ylabel("mean gain over gray (dB, validation)")
+    ax.set_xlim(0, 100)
+    lows = [s["val_mean_gain"] for _, _, s in rows]
+    ax.set_ylim(min(-0.5, min(lows) - 0.1), max(1.0, max(lows) + 0.1))
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title("Every measured variant: PSNR gain against colour", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def shipped_lines() -> list[str]:
+    """What the shipped colorizer's card records (vqlab models), to set the chosen recipe against."""
+    from vqlab import shipped
+
+    if "colorize" not in shipped.names():
+        return []
+    card = shipped.card("colorize")
+    whole = card.get("whole_photos", {})
+    if not whole:
+        return []
+    return [(f"The colorizer shipped with vqlab (`vqlab models`; `{card['command']}`) scored, measured the same way on "
+             f"these photos: validation mean gain {_f(whole.get('validation_mean_gain_db', math.nan))} dB, test mean "
+             f"gain {_f(whole.get('test_mean_gain_db', math.nan))} dB, colourfulness "
+             f"{whole.get('colourfulness_share', math.nan):.0%} (one seed). It is replaced only by a recipe that "
+             "is better on the mean over its two seeds."), ""]
+
+
 def goal_lines(s: dict[str, Any], over_seeds: dict[str, Any] | None = None, seeds: int = 1) -> list[str]:
     checks = [("mean gain on the validation photos", f">= {GOALS['val_mean_gain']:+.1f} dB",
                _f(s["val_mean_gain"]) + " dB", s["val_mean_gain"] >= GOALS["val_mean_gain"]),
@@ -245,6 +297,7 @@ def write_page(args: argparse.Namespace, study_seconds: float | None = None) -> 
             page.append("")
         else:
             page += ["Not confirmed with a second seed yet.", ""]
+        page += shipped_lines()
         page += ["## One change at a time", "",
                  ("| variant | steps | best step | training (min) | val mean gain (dB) | worst val photo (dB) | "
                  "colourfulness | test mean gain (dB) |"), "|---|---|---|---|---|---|---|---|"]
@@ -256,6 +309,12 @@ def write_page(args: argparse.Namespace, study_seconds: float | None = None) -> 
                         f"{facts['wall_min']:.1f} | {_f(s['val_mean_gain'])} | "
                         f"{_f(worst['gain']) + ' (' + worst['photo'] + ')' if worst else '–'} | "
                         f"{s['colour_ratio']:.0%} | {_f(s['test_mean_gain'])} |")
+        trade = docs / "figures" / "colorize" / "gain_vs_colour.png"
+        tradeoff_figure(trade, rows)
+        page += ["", ("Every variant above, its validation mean gain against its colourfulness (filled: with the chroma "
+                      "gain fitted on validation; hollow: as it comes). The shaded corner is where both goals on the "
+                      "validation photos would be met:"), "",
+                 f"![gain against colourfulness]({trade.relative_to(docs).as_posix()})"]
         page += ["", (f"Baseline over {len(baseline_gains)} seed(s): validation mean gain "
                  f"{_f(statistics.fmean(baseline_gains))} ± {spread(baseline_gains):.2f} dB (standard deviation)."),
                  "", (f"Rule: a change *helps* when its validation mean gain beats the baseline's mean by more than "

@@ -119,6 +119,8 @@ def test_study_and_page_at_toy_size(tmp_path):
         assert label in page, label
     assert "| img_000.png | val | 16x16 |" in page and "| img_000.png | test | 16x16 |" in page
     assert (docs / "figures" / "colorize" / "val_photos.png").is_file()
+    assert (docs / "figures" / "colorize" / "gain_vs_colour.png").is_file() and "![gain against colourfulness]" in page
+    assert "The colorizer shipped with vqlab" in page
     plan = json.loads((root / "combined-plan.json").read_text())
     assert set(plan) == {"flags", "shrink", "margin", "baseline", "reasons"}
     measured = json.loads((root / "choices" / "runs").glob("*-s0").__next__().joinpath("photos.json").read_text())
