@@ -147,8 +147,19 @@ def archived_runs(path: Path, runs: list[PlannedRun]) -> tuple[list[str], list[s
     for run in runs:
         record = records.get(run.name)
         if record is not None:
-            (other if _differences(record["config"], run.config.to_dict()) else same).append(run.name)
+            saved = _in_todays_layout(record["config"], f"{path}: {run.name}")
+            (other if _differences(saved, run.config.to_dict()) else same).append(run.name)
     return same, other
+
+
+def _in_todays_layout(saved: dict[str, Any], source: str) -> dict[str, Any]:
+    """A saved config (a run's config.json or an archive record) with today's defaults for the options added since
+    it was written (the defaults keep the old behaviour), so that only real differences count; compared as written
+    when it is not a valid config."""
+    try:
+        return cfgmod.from_dict({k: v for k, v in saved.items() if k in cfgmod.SECTIONS}, source).to_dict()
+    except VQLabError:
+        return saved
 
 
 def read_plan(out: Path) -> dict[str, Any]:
@@ -193,11 +204,7 @@ def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
         saved = None
     if not isinstance(saved, dict):
         raise VQLabError(f"{path} is unreadable; remove {run_dir} to train it again")
-    try:  # configs of earlier versions in today's layout (without the data facts stored beside them)
-        saved = cfgmod.from_dict({k: v for k, v in saved.items() if k in cfgmod.SECTIONS}, str(path)).to_dict()
-    except VQLabError:
-        pass  # compared as written: it differs
-    diffs = _differences(saved, cfg.to_dict())
+    diffs = _differences(_in_todays_layout(saved, str(path)), cfg.to_dict())
     if diffs:
         raise VQLabError(f"sweep run {run_dir.name}: {run_dir} holds a run with other settings than this sweep "
                          f"plans ({'; '.join(diffs)}); use another --out, or remove {run_dir} to train it again")
