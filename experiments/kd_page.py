@@ -40,9 +40,12 @@ RULES = (
     "*refuted* when they differ by that much the other way, and *within seed spread* otherwise; with one seed "
     "only the direction is given. A reconstruct run counts as *converged* when its test PSNR rose by less than "
     f"{CONVERGED_DB} dB over the last quarter of its steps (test evaluations every 500 steps). A colorize setting "
-    "*beats gray* when every seed's test PSNR is above that of the gray baseline (the input's luminance as output)."
+    "*beats gray* when every seed's test PSNR is above that of the gray baseline (the input's luminance as output). "
+    "The final training loss is the mean total loss (reconstruction + codebook + commitment terms) over the last "
+    "5% of the steps; its reconstruction part is shown beside it."
 )
-METRICS = [("final_train_loss", "final train loss", 5), ("psnr", "test PSNR (dB)", 2), ("ssim", "SSIM", 3),
+METRICS = [("final_train_loss", "final train loss", 5), ("final_train_recon", "its reconstruction part", 5),
+           ("psnr", "test PSNR (dB)", 2), ("ssim", "SSIM", 3),
            ("codebook_usage", "usage", 3), ("perplexity", "perplexity", 1)]
 COLOR_METRICS = [("colorfulness", "colourfulness", 1), ("gray_psnr", "gray PSNR (dB)", 2)]
 
@@ -65,7 +68,8 @@ def local_row(run_dir: Path, planned: dict[str, Any]) -> dict[str, Any] | None:
     quarter = [r for r in tests if r["step"] <= 0.75 * cfg.train.steps]
     late_gain = tests[-1]["psnr"] - quarter[-1]["psnr"] if quarter else math.nan
     return {**planned["settings"], "setting": planned["setting"], "steps": cfg.train.steps,
-            "final_train_loss": final_train_loss(history, cfg.train.steps), "late_gain": late_gain,
+            "final_train_loss": final_train_loss(history, cfg.train.steps),
+            "final_train_recon": final_train_loss(history, cfg.train.steps, key="recon_loss"), "late_gain": late_gain,
             "train_seconds": tests[-1].get("wall_time", math.nan), "machine": cpu_name(), **metrics}
 
 
@@ -217,6 +221,8 @@ def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Pa
                 out.append(f"- More K, more colourful: {verdict(summary, 'colorfulness', False)}.")
         else:
             out.append(f"- Larger D, higher final training loss: {verdict(summary, 'final_train_loss', False)}.")
+            out.append("  - Its reconstruction part alone (the loss without the codebook and commitment terms): "
+                       f"{verdict(summary, 'final_train_recon', False)}.")
             out.append(f"- Larger D, blurrier (lower SSIM): {verdict(summary, 'ssim', True)}.")
             if colorize:
                 out.append(f"- Larger D, more faded (less colourful): {verdict(summary, 'colorfulness', True)}.")

@@ -40,6 +40,8 @@ def test_study_and_page_at_toy_size(image_folder, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     page = (docs / "experiments.md").read_text()
     assert "| steps | test PSNR (dB)" in page and "### K (D = 8)" in page and "### D (K = 32)" in page
+    # The total training loss and its reconstruction part, each with a verdict for D.
+    assert "| final train loss | its reconstruction part |" in page and "  - Its reconstruction part alone" in page
     assert "photos, colorize: K and D\n\nNot run yet." in page
     assert (docs / "figures" / "kd" / "fm-kd" / "psnr_vs_K.png").is_file()
 

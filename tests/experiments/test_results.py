@@ -29,6 +29,10 @@ def test_final_loss_is_the_mean_over_the_last_five_percent_of_steps():
     assert final_train_loss(_rows(10), 10) == pytest.approx(10.0)  # ceil(0.5) = 1 step
     assert final_train_loss(_rows(50), 100) == pytest.approx(48.0)  # stopped early (time budget): its last 5%
     assert math.isnan(final_train_loss([{"split": "test", "step": 1}], 10))
+    # Another logged term, e.g. the reconstruction part of the loss, the same way.
+    parts = [{**r, "recon_loss": r["loss"] / 2} for r in _rows(100) if r["split"] == "train"]
+    assert final_train_loss(parts, 100, key="recon_loss") == pytest.approx(49.0)
+    assert math.isnan(final_train_loss(_rows(100), 100, key="recon_loss"))
 
 
 def test_loss_curve_keeps_training_rows_only():

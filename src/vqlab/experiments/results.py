@@ -20,16 +20,17 @@ FIRST = ("step", "wall_time", "mse", "psnr", "ssim", "perplexity", "codebook_usa
 SKIP = ("run",)
 
 
-def final_train_loss(rows: list[dict[str, Any]], steps: int, fraction: float = FINAL_FRACTION) -> float:
-    """Mean ``loss`` of the training rows logged in the last ``fraction`` of ``steps`` (rows with
-    step > steps - ceil(fraction * steps)); the last training row when none falls there; NaN without any.
-    Each row is itself the mean over the steps since the previous row, so log often (``--log-every``)."""
-    train = [r for r in rows if r.get("split") == "train" and isinstance(r.get("loss"), (int, float))]
+def final_train_loss(rows: list[dict[str, Any]], steps: int, fraction: float = FINAL_FRACTION,
+                     key: str = "loss") -> float:
+    """Mean ``key`` (default ``loss``, the total) of the training rows logged in the last ``fraction`` of ``steps``
+    (rows with step > steps - ceil(fraction * steps)); the last training row when none falls there; NaN without
+    any. Each row is itself the mean over the steps since the previous row, so log often (``--log-every``)."""
+    train = [r for r in rows if r.get("split") == "train" and isinstance(r.get(key), (int, float))]
     if not train:
         return math.nan
     last_step = max(r["step"] for r in train)
     cut = min(steps, last_step) - math.ceil(fraction * steps)
-    tail = [r["loss"] for r in train if r["step"] > cut] or [train[-1]["loss"]]
+    tail = [r[key] for r in train if r["step"] > cut] or [train[-1][key]]
     return float(statistics.fmean(tail))
 
 
