@@ -16,6 +16,11 @@ Stages, in order:
             one sweep (ROOT/heads); measured like the others, and at several temperatures of the annealed mean
   confirm   the chosen recipe's run trained again with seed 1 (ROOT/confirm/SLUG, SLUG naming its changes), measured
             like the others: the page reports the chosen variant on both seeds (one seed's lead may be luck)
+  corpus    the shipped recipe (--weight-decay 1) with each likelihood (mse, chroma-bins) at 3000 and 10000 steps,
+            trained on photos-wide as installed now (ROOT/corpus; ROOT/corpus/corpus.json records the photos and
+            crops it had): with the GCompris photographs (gcompris-qt-data) the training crops grow from 88,978
+            (46 photographs) to 316,698 (223) and the validation photos from 13 to 59 (the measurement of every
+            run uses today's validation photos); the test photos stay the same
   measure   every finished run's best checkpoint (chosen on the validation crops' PSNR during training) on whole
             photographs: the validation photos shrunk to VAL_SIDE px on the longer side and the test photos
             (astronaut, coffee, flower) at full size, each colorized with vqlab.load(run, checkpoint="best"),
@@ -72,6 +77,10 @@ TOY_CONFIG = {"model": {"hidden": 16, "num_embeddings": 32, "embedding_dim": 8},
 TOY_AXES = {"hflip": ["false", "true"], "random-crop": ["1", "0.5"], "hidden": ["16", "8"]}
 # The heads stage: chroma-bins on the baseline recipe (weight decay 0) and on the shipped one (1).
 HEADS_WEIGHT_DECAY = "0,1"
+# The corpus stage: the shipped recipe's weight decay, both likelihoods, two budgets (more data may use more steps).
+CORPUS_FLAGS = ["--weight-decay", "1", "--likelihood", "mse,chroma-bins", "--steps", "3000,10000"]
+CORPUS_PREFIX = "corpus: "
+TOY_CORPUS_FLAGS = ["--weight-decay", "1", "--likelihood", "mse,chroma-bins"]
 HELP_DB = 0.1
 VAL_SIDE = 512
 GOALS = {"val_mean_gain": 0.5, "worst_gain": -0.5, "colour_ratio": 0.6, "test_mean_gain": 2.0}
@@ -111,6 +120,28 @@ def base_args(args: argparse.Namespace) -> list[str]:
         base = ["--config", str(config), *RECIPE]
     return base + (["--max-minutes", str(args.max_minutes)] if args.max_minutes else []) + \
         (["--jobs", str(args.jobs)] if args.jobs > 1 else [])
+
+
+def record_corpus(folder: Path, args: argparse.Namespace) -> None:
+    """FOLDER/corpus.json: the data the corpus stage trains on (crops per split; for photos-wide its photos per
+    split and the sources that were not installed), written once, before the first run."""
+    from vqlab.data import load_dataset
+
+    path = folder / "corpus.json"
+    if path.is_file():
+        return
+    name = args.toy_data if args.toy else "photos-wide"
+    data = load_dataset(name, download=False)
+    record: dict[str, Any] = {"data": name, "crops": {s: (0 if a is None else len(a)) for s, a in
+                                                      (("train", data.train), ("val", data.val), ("test", data.test))}}
+    if name == "photos-wide":
+        from vqlab.data.photos_wide import select_photos
+
+        sel = select_photos()
+        record["photos"] = {s: sel.names(s) for s in ("train", "val", "test")}
+        record["skipped"] = [source.package for source, _ in sel.skipped]
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path, record)
 
 
 def axes(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -310,6 +341,7 @@ def label_flags(label: str, root: Path) -> list[str]:
     weight-decay=1" -> [--likelihood, chroma-bins, --weight-decay, 1]; the combined run's from ROOT's plan."""
     if label == "baseline":
         return []
+    label = label.removeprefix(CORPUS_PREFIX)
     if label == "combined":
         rule = json.loads((root / "combined-plan.json").read_text())
         return [*rule["flags"], *(["--chroma-shrink", "true"] if rule["shrink"] else [])]
@@ -322,7 +354,7 @@ def label_flags(label: str, root: Path) -> list[str]:
 
 def label_slug(label: str) -> str:
     """A folder name for a run label ("likelihood=chroma-bins, weight-decay=1" -> likelihood_chroma-bins-weight-decay_1)."""
-    return label.replace(", ", "-").replace("=", "_").replace("/", "_") or "baseline"
+    return label.replace(": ", "-").replace(", ", "-").replace("=", "_").replace("/", "_") or "baseline"
 
 
 def helping_changes(results: dict[str, dict[str, Any]], baseline_gains: list[float]) -> dict[str, Any]:
@@ -358,7 +390,7 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
     runs: dict[str, dict[str, Any]] = {}
     missing = 0
     confirm = sorted(p.parent for p in (root / "confirm").glob("*/sweep.json"))
-    for stage in ("choices", "seeds", "heads", "combined", *confirm):
+    for stage in ("choices", "seeds", "heads", "combined", "corpus", *confirm):
         done, left = finished_runs(stage if isinstance(stage, Path) else root / stage)
         missing += left
         for run_dir in done:
@@ -372,6 +404,12 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
 
                 decay = read_config(run_dir)[0].train.weight_decay
                 label = "likelihood=chroma-bins" + (f", weight-decay={decay:g}" if decay else "")
+            elif stage == "corpus":
+                from vqlab.train.run import read_config
+
+                cfg = read_config(run_dir)[0]
+                label = (f"{CORPUS_PREFIX}likelihood={cfg.model.likelihood}, weight-decay={cfg.train.weight_decay:g}, "
+                         f"steps={cfg.train.steps}")
             else:
                 label = f"baseline seed {run_dir.name.lstrip('s')}" if stage == "seeds" else "combined"
             measured = measure_run(run_dir, photos)
@@ -383,7 +421,7 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=Path("studies/colorize"), help="folder of the sweeps")
-    p.add_argument("--stages", default="choices,seeds,heads,measure,combined,confirm,page")
+    p.add_argument("--stages", default="choices,seeds,heads,corpus,measure,combined,confirm,page")
     p.add_argument("--seeds", type=int, default=3, help="baseline seeds (the first is trained in 'choices')")
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once by each sweep, one thread each (1)")
     p.add_argument("--max-minutes", type=float, default=120.0,
@@ -395,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.toy and not (args.toy_data or "").startswith("folder:"):
         p.error("--toy needs --toy-data folder:PATH")
     stages = args.stages.split(",")
-    unknown = set(stages) - {"choices", "seeds", "heads", "measure", "combined", "confirm", "page"}
+    unknown = set(stages) - {"choices", "seeds", "heads", "corpus", "measure", "combined", "confirm", "page"}
     if unknown:
         p.error(f"unknown stages: {', '.join(sorted(unknown))}")
     base = base_args(args)
@@ -407,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
         sweep(args.root / "seeds", [*base, "--seed", ",".join(str(s) for s in range(1, args.seeds))])
     if "heads" in stages:
         sweep(args.root / "heads", [*base, "--likelihood", "chroma-bins", "--weight-decay", HEADS_WEIGHT_DECAY])
+    if "corpus" in stages:
+        record_corpus(args.root / "corpus", args)
+        sweep(args.root / "corpus", [*base, *(TOY_CORPUS_FLAGS if args.toy else CORPUS_FLAGS)])
     if "measure" in stages or "combined" in stages:
         found = collect(args.root, args)
         log(f"measured {len(found['runs'])} runs ({found['missing']} planned runs not finished)")

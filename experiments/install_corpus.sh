@@ -10,8 +10,9 @@
 # texlive-pictures-doc ~233 MB (3 photos; pulls texlive-base), plasma-workspace-wallpapers ~94 MB,
 # mate-backgrounds ~47 MB, libjxl-testdata ~56 MB, lomiri-wallpapers-16.04 ~16 MB, -20.04 ~11 MB,
 # gimp-data ~14 MB, digikam-data ~11 MB (pulls opencv-data: detector cascades, no images), imagemagick-6-doc
-# ~8 MB, cimg-examples ~2 MB. The PyPI packages are installed with --no-deps: only their data files are read
-# (imgaug's dependencies include OpenCV, whose sample images are reserved and must stay out of the corpus).
+# ~8 MB, cimg-examples ~2 MB, gcompris-qt-data ~44 MB (223 photos inside Qt resource files). The PyPI
+# packages are installed with --no-deps: only their data files are read (imgaug's dependencies include
+# OpenCV, whose sample images are reserved and must stay out of the corpus).
 set -euo pipefail
 
 DEBIAN_PACKAGES=(
@@ -25,6 +26,7 @@ DEBIAN_PACKAGES=(
     digikam-data
     imagemagick-6-doc
     gimp-data
+    gcompris-qt-data
 )
 PYPI_PACKAGES=(imgaug==0.4.0 mahotas==1.4.19)
 PYTHON="${PYTHON:-python3}"

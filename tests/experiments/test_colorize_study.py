@@ -70,6 +70,9 @@ def test_chosen_variant_and_its_flags(tmp_path):
     assert study.label_flags("combined", tmp_path) == ["--hflip", "true", "--chroma-shrink", "true"]
     assert study.label_slug("likelihood=chroma-bins, weight-decay=1") == "likelihood_chroma-bins-weight-decay_1"
     assert study.chosen_variant({}) is None
+    corpus = "corpus: likelihood=mse, weight-decay=1, steps=10000"
+    assert study.label_flags(corpus, tmp_path) == ["--likelihood", "mse", "--weight-decay", "1", "--steps", "10000"]
+    assert study.label_slug(corpus) == "corpus-likelihood_mse-weight-decay_1-steps_10000"
 
 
 def test_each_choice_run_is_labelled_by_the_one_option_it_changed(tmp_path):
@@ -110,17 +113,23 @@ def test_study_and_page_at_toy_size(tmp_path):
     args = ["--root", "studies", "--toy", "--toy-data", f"folder:{data}", "--docs", str(docs), "--seeds", "2"]
     proc = _run(str(ROOT / "experiments" / "colorize_study.py"), *args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "measured 7 runs (0 planned runs not finished)" in proc.stdout  # 4 choices, 1 more seed, 2 heads
+    # 4 choices, 1 more seed, 2 heads, 2 corpus
+    assert "measured 9 runs (0 planned runs not finished)" in proc.stdout
     page = (docs / "colorize.md").read_text()
     assert "**Toy run**" in page and "| goal (from the issue) |" in page
     for label in ("| baseline |", "| hflip true |", "| random-crop 0.5 |", "| h=8 |", "| baseline seed 1 |",
                   "+ chroma shrinkage (s=", "| likelihood chroma-bins, T=0.38 |", "| likelihood chroma-bins, T=1 |",
-                  "| likelihood chroma-bins, weight-decay 1, T=0.2 + chroma shrinkage (s="):
+                  "| likelihood chroma-bins, weight-decay 1, T=0.2 + chroma shrinkage (s=",
+                  "| corpus: likelihood mse, weight-decay 1, steps=8 |",
+                  "| corpus: likelihood chroma-bins, weight-decay 1, steps=8, T=0.38 |"):
         assert label in page, label
     assert "| img_000.png | val | 16x16 |" in page and "| img_000.png | test | 16x16 |" in page
     assert (docs / "figures" / "colorize" / "val_photos.png").is_file()
     assert (docs / "figures" / "colorize" / "gain_vs_colour.png").is_file() and "![gain against colourfulness]" in page
     assert "The colorizer shipped with vqlab" in page
+    record = json.loads((root / "corpus" / "corpus.json").read_text())
+    assert record["crops"] == {"train": 24, "val": 4, "test": 3} and record["data"].startswith("folder:")
+    assert "# corpus: " in page
     plan = json.loads((root / "combined-plan.json").read_text())
     assert set(plan) == {"flags", "shrink", "margin", "baseline", "reasons"}
     measured = json.loads((root / "choices" / "runs").glob("*-s0").__next__().joinpath("photos.json").read_text())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import io
 import os
 import subprocess
 from collections.abc import Sequence
@@ -21,9 +22,11 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
-from vqlab.images import load_image_file
+from vqlab.data.rcc import read_index, read_member
+from vqlab.errors import VQLabError
+from vqlab.images import load_image_file, to_rgb
 
 __all__ = ["CATALOGUE", "SOURCES", "Photo", "Source", "package_version"]
 
@@ -66,7 +69,8 @@ class Photo:
     ``name`` is unique and stable (it decides the split and enters the cache key). Photos of one scene (a
     stereo pair) share a ``group`` and always land in the same split. ``box`` ``(left, top, right, bottom)``
     keeps only part of the picture (to leave out printed text). ``licence`` overrides the source's when the
-    package gives one per file.
+    package gives one per file. ``member`` names the picture inside ``path`` when ``path`` is a Qt resource
+    container (``.rcc``, how GCompris ships its pictures; :mod:`vqlab.data.rcc`).
     """
 
     name: str
@@ -75,14 +79,38 @@ class Photo:
     group: str = ""
     box: tuple[int, int, int, int] | None = None
     licence: str = ""
+    member: str = ""
 
     def file(self) -> Path | None:
-        """The photo's file, or ``None`` when its package is not installed (or lacks the file)."""
+        """The photo's file (its container, for a ``member``), or ``None`` when its package is not installed
+        (or lacks the file or the member)."""
         folder = self.source.folder()
         if folder is None:
             return None
         f = folder / self.path
-        return f if f.is_file() else None
+        if not f.is_file():
+            return None
+        return f if not self.member or self.member in read_index(f) else None
+
+    def stored_size(self) -> int:
+        """Bytes of the picture as stored (the member's, inside a container); 0 when it is missing."""
+        f = self.file()
+        if f is None:
+            return 0
+        return read_index(f)[self.member].length if self.member else f.stat().st_size
+
+    def _image(self, f: Path) -> Image.Image:
+        if not self.member:
+            return load_image_file(f)
+        where = f"{f}:{self.member}"
+        try:
+            with Image.open(io.BytesIO(read_member(f, self.member))) as im:
+                im.load()
+                return to_rgb(ImageOps.exif_transpose(im))
+        except VQLabError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (PIL raises many kinds)
+            raise VQLabError(f"cannot read image {where}: {exc.__class__.__name__}: {exc}") from None
 
     def original_size(self) -> tuple[int, int] | None:
         """``(width, height)`` of the picture as stored (inside ``box``), read from the file header; ``None`` if
@@ -93,9 +121,9 @@ class Photo:
         if self.box is not None:
             return self.box[2] - self.box[0], self.box[3] - self.box[1]
         try:
-            with Image.open(f) as im:
+            with Image.open(io.BytesIO(read_member(f, self.member)) if self.member else f) as im:
                 return im.size
-        except (OSError, ValueError):
+        except (OSError, ValueError, VQLabError):
             return None
 
     def load(self, max_side: int | None = None) -> np.ndarray:
@@ -107,7 +135,7 @@ class Photo:
         f = self.file()
         if f is None:
             raise FileNotFoundError(f"photo {self.name!r}: {self.source.package} is not installed")
-        image = load_image_file(f)
+        image = self._image(f)
         if self.box is not None:
             image = image.crop(self.box)
         if max_side is not None and max(image.size) > max_side:
@@ -158,10 +186,14 @@ IMAGEMAGICK = Source(
     "imagemagick-6-doc", "debian", "/usr/share/doc/imagemagick-6-common/html/images", "ImageMagick (Apache-2.0 style)"
 )
 GIMP = Source("gimp-data", "debian", "/usr/share/gimp/2.0/images", "GPL-3+ and others (Debian, Files: *)")
+GCOMPRIS = Source("gcompris-qt-data", "debian", "/usr/share/gcompris-qt/rcc", "GPL-3+ (Debian, Files: *)")
+# the categorization pictures are Wikimedia Commons photographs with a licence each (Debian copyright file)
+GCOMPRIS_PER_FILE = ("per file (Debian copyright): public domain, CC0-1.0, CC-BY 1.0-2.0, CC-BY-SA 2.0-4.0, "
+                     "GPL-2+ or GFDL-1.2+")
 
 SOURCES: tuple[Source, ...] = (
     SKIMAGE, SKLEARN, MATPLOTLIB, IMGAUG, MAHOTAS, MATE, PLASMA, LOMIRI_16, LOMIRI_20, LIBJXL, TEXLIVE, CIMG,
-    DIGIKAM, IMAGEMAGICK, GIMP,
+    DIGIKAM, IMAGEMAGICK, GIMP, GCOMPRIS,
 )
 
 
@@ -173,6 +205,75 @@ def _many(source: Source, prefix: str, files: Sequence[str], pattern: str = "{}"
 def _lomiri(stem: str, licence: str) -> Photo:
     return Photo(f"lomiri/{stem.split('_by_')[0]}", LOMIRI_16, f"{stem}.jpg", licence=licence)
 
+
+def _gcompris(prefix: str, activity: str, folder: str, stems: Sequence[str], licence: str = "") -> list[Photo]:
+    """Photos ``gcompris/PREFIX/<stem>``: ``<stem>.webp`` under ``folder`` of the activity's resource container."""
+    return [
+        Photo(f"gcompris/{prefix}/{s.rsplit('/', 1)[-1]}", GCOMPRIS, f"{activity}.rcc",
+              member=f"/gcompris/src/activities/{activity}/{folder}/{s}.webp", licence=licence)
+        for s in stems
+    ]
+
+
+# GCompris (gcompris-qt-data): the photographs of its activities, inside Qt resource containers. Left out: the
+# drawings (lang, details, paintings, babyshapes, ...), castleClinton (black and white), the fish drawings by
+# Duane Raver (fish2, fish5, fish23, fish24), the categorization monuments (the explore_monuments scenes again)
+# and the toy blocks (alphabets, numbers).
+GCOMPRIS_ERASE: tuple[str, ...] = (
+    "alpaca", "bee", "butterfly", "calf", "camels", "caterpillar", "chamaeleon", "cheetah", "crab",
+    "dolphin", "flying_fox", "gibbon", "giraffe", "goat", "gorilla", "gosling", "heron", "horse",
+    "kingfisher", "kitten", "long_nosed_monkey", "macaque", "meerkats", "northern_harrier", "nubian_ibex",
+    "penguin", "pika", "red_panda", "rhinoceros", "spoonbills", "squirrel", "swans", "toucan",
+)
+GCOMPRIS_MONUMENTS: tuple[str, ...] = (
+    "egypt/bentPyramid", "egypt/greatPyramidOfGiza", "egypt/meidumPyramid", "egypt/redPyramid",
+    "france/arlesAmphitheater", "france/chateaudeChambord", "france/chateaudeChenonceau",
+    "france/citedeCarcassonne", "france/eiffelTower", "france/montStMichel", "france/palaisdesPapes",
+    "france/pontduGard", "france/reimsCathedral", "france/rocamadour", "germany/aulaPalatina",
+    "germany/berlinCathedral", "germany/brandenburgGate", "germany/neuschwansteinCastle",
+    "germany/schwerinPalace", "germany/trierImperialBaths", "germany/wormsCathedral", "india/ajantaCave",
+    "india/charminar", "india/gatewayofIndia", "india/goldenTemple", "india/greatStupa", "india/hawaMahal",
+    "india/konarkSunTemple", "india/mysorePalace", "india/qutubMinar", "india/rangGhar",
+    "india/victoriaMemorial", "usa/cabrillo", "usa/canyondeChelly", "usa/castillodeSanMarcos",
+    "usa/fortSumter", "usa/georgeWashingtonBirthplace", "usa/lincolnMemorial", "usa/mountRushmore",
+    "usa/navajo", "usa/statueofLiberty", "wonders/chichenItza", "wonders/christTheRedeemer",
+    "wonders/colosseum", "wonders/greatWallofChina", "wonders/machuPicchu", "wonders/petra",
+    "wonders/tajMahal",
+)
+GCOMPRIS_WORLD_ANIMALS: tuple[str, ...] = (
+    "bison", "chameleon", "crocodile", "dragon", "giraffe", "hedgehog", "jaguar", "kangaroo", "koala",
+    "lemur", "moose", "narwhal", "panda", "polar_bear", "scarlet_macaw",
+)
+GCOMPRIS_FARM_ANIMALS: tuple[str, ...] = (
+    "cat", "chicken", "cow", "dog", "duck", "horse", "owl", "pig", "sheep",
+)
+GCOMPRIS_MUSIC: tuple[str, ...] = (
+    "africa", "america", "australia", "ireland", "italy", "japan", "mexico", "middleeast", "orchestra",
+)
+GCOMPRIS_CATEGORIZATION: tuple[str, ...] = (
+    "fishes/fish1", "fishes/fish10", "fishes/fish11", "fishes/fish12", "fishes/fish13", "fishes/fish14",
+    "fishes/fish15", "fishes/fish16", "fishes/fish17", "fishes/fish18", "fishes/fish19", "fishes/fish20",
+    "fishes/fish21", "fishes/fish22", "fishes/fish25", "fishes/fish26", "fishes/fish27", "fishes/fish28",
+    "fishes/fish3", "fishes/fish4", "fishes/fish6", "fishes/fish7", "fishes/fish8", "fishes/fish9",
+    "others/baseball", "others/blackslate", "others/bucket", "others/buffetset", "others/bulb",
+    "others/chair", "others/cup", "others/erasers", "others/igloo", "others/knife", "others/pan",
+    "others/pencil", "others/pillow", "others/plate", "others/spoons", "others/volleyball",
+    "others/weighingMachine", "renewable/dam1", "renewable/dam2", "renewable/dam3", "renewable/dam4",
+    "renewable/dam5", "renewable/geothermal", "renewable/solar1", "renewable/solar2", "renewable/solar3",
+    "renewable/solar4", "renewable/solar5", "renewable/solar6", "renewable/solar7", "renewable/solar8",
+    "renewable/windmill", "renewable/windmill1", "renewable/windmill11", "renewable/windmill12",
+    "renewable/windmill13", "renewable/windmill14", "renewable/windmill15", "renewable/windmill2",
+    "renewable/windmill3", "renewable/windmill4", "renewable/windmill5", "renewable/windmill6",
+    "renewable/windmill7", "renewable/windmill8", "renewable/windmill9", "tools/cuttingTool",
+    "tools/hammer1", "tools/hammer2", "tools/hammer3", "tools/hammer4", "tools/hammer5", "tools/hammer6",
+    "tools/hammer7", "tools/hammer8", "tools/hammer9", "tools/measuringTape1", "tools/measuringTape2",
+    "tools/measuringTape3", "tools/measuringTape4", "tools/measuringTape5", "tools/measuringTape6",
+    "tools/multimeter1", "tools/multimeter2", "tools/multimeter3", "tools/nailCutter", "tools/plier1",
+    "tools/plier2", "tools/plier3", "tools/plier4", "tools/scissors1", "tools/scissors2",
+    "tools/scissors3", "tools/scissors4", "tools/screwDriver", "tools/screwDriver1", "tools/screwDriver2",
+    "tools/screwDriver3", "tools/sickle", "tools/sideCutter1", "tools/spray", "tools/tweezer",
+    "tools/tweezer1", "tools/wrench", "tools/wrench1",
+)
 
 CATALOGUE: tuple[Photo, ...] = (
     # scikit-image: every colour photograph in skimage/data (colour.png is a synthetic wheel; horse and logo
@@ -229,4 +330,10 @@ CATALOGUE: tuple[Photo, ...] = (
     Photo("imagemagick/bluebells", IMAGEMAGICK, "bluebells_lin.jpg"),
     # the splash screen's photograph, left of the printed "GIMP 2.10" title
     Photo("gimp/mushrooms", GIMP, "gimp-splash.png", box=(0, 0, 1040, 1080)),
+    *_gcompris("erase", "erase", "resource", GCOMPRIS_ERASE),
+    *_gcompris("monuments", "explore_monuments", "resource", GCOMPRIS_MONUMENTS),
+    *_gcompris("animals", "explore_world_animals", "resource/animals", GCOMPRIS_WORLD_ANIMALS),
+    *_gcompris("farm", "explore_farm_animals", "resource/animals", GCOMPRIS_FARM_ANIMALS, "GPL-3"),
+    *_gcompris("music", "explore_world_music", "resource/music", GCOMPRIS_MUSIC),
+    *_gcompris("categorization", "categorization", "resource/images", GCOMPRIS_CATEGORIZATION, GCOMPRIS_PER_FILE),
 )
