@@ -22,6 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from colorize_study import (
+    ARCHIVE,
     AXES,
     GOALS,
     HELP_DB,
@@ -29,8 +30,10 @@ from colorize_study import (
     VAL_SIDE,
     chosen_variant,
     collect,
+    is_archived,
     label_slug,
     photo_sets,
+    run_facts,
     spread,
 )
 
@@ -42,18 +45,6 @@ def _f(value: float, digits: int = 2, sign: bool = True) -> str:
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         return "–"
     return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
-
-
-def run_facts(run_dir: Path) -> dict[str, Any]:
-    """Steps done and planned, training wall time, best step of a run."""
-    from vqlab.train.checkpoint import find_checkpoint, read_state
-    from vqlab.train.run import read_config
-
-    cfg, _ = read_config(run_dir)
-    latest = read_state(find_checkpoint(run_dir, "latest"))
-    best = read_state(find_checkpoint(run_dir, "best"))
-    return {"steps": latest["step"], "planned": cfg.train.steps, "wall_min": latest.get("wall_time", math.nan) / 60,
-            "best_step": best["step"]}
 
 
 def variants(runs: dict[str, dict[str, Any]], order: list[str]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -355,9 +346,14 @@ def write_page(args: argparse.Namespace, study_seconds: float | None = None) -> 
                         f"{ph['colorfulness']:.1f} / {ph['colorfulness_target']:.1f} ({ph['colorfulness_ratio']:.0%}) |")
         fig = docs / "figures" / "colorize" / "val_photos.png"
         t = runs[label]["measured"]["variants"][variant].get("temperature")
-        names = figure(fig, runs[label]["run_dir"], None if variant == "trained" else scale, photos["val"], t)
-        page += ["", (f"Validation photos ({', '.join(names)}): gray input | colorized by the chosen recipe | true "
-                 "colours."), "", f"![gray, colorized, true]({fig.relative_to(docs).as_posix()})", ""]
+        if not is_archived(Path(runs[label]["run_dir"])):
+            names = figure(fig, runs[label]["run_dir"], None if variant == "trained" else scale, photos["val"], t)
+            page += ["", (f"Validation photos ({', '.join(names)}): gray input | colorized by the chosen recipe | "
+                     "true colours."), "", f"![gray, colorized, true]({fig.relative_to(docs).as_posix()})", ""]
+        elif fig.is_file():  # the chosen run's weights are gone (restored from the archive): its figure stays
+            page += ["", ("Validation photos: gray input | colorized by the chosen recipe | true colours (drawn "
+                     "when the run was trained; its weights are not kept)."), "",
+                     f"![gray, colorized, true]({fig.relative_to(docs).as_posix()})", ""]
     page += ["## Commands and time", "", "```bash",
              "OMP_NUM_THREADS=1 python experiments/colorize_study.py --root " + str(root)]
     for stage in ("choices", "seeds", "heads", "combined", "corpus", *sorted(p.relative_to(root).as_posix()
@@ -389,7 +385,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--toy", action="store_true")
     p.add_argument("--toy-data", default=None)
     p.add_argument("--seeds", type=int, default=3)
-    write_page(p.parse_args(argv))
+    p.add_argument("--archive", type=Path, default=None,
+                   help="run archive (experiments/results/colorize; ROOT/archive with --toy)")
+    args = p.parse_args(argv)
+    args.archive = (args.archive or (args.root / "archive" if args.toy else ARCHIVE)).resolve()
+    write_page(args)
     return 0
 
 

@@ -43,6 +43,12 @@ a 3000-step h=128 run about 6 min, so about 1.5-2 CPU-hours in all: the five h=1
 the measurement (a few seconds per run). On a busier machine the wall time grows accordingly; --max-minutes caps
 each run (the cosine rate then anneals over the budget).
 
+Every measured run is recorded in the run archive (--archive, default experiments/results/colorize/STAGE/runs.jsonl,
+committed with the page: its config, its facts (steps, wall time, best step) and its whole-photo measurement, no
+weights). A later session on a machine that kept no run folders restores them into ROOT/STAGE/archived/ and trains
+only what the archive lacks (each sweep runs with --skip-archived); an archived run is shown as measured then, and
+counted as missing if today's photo sets differ from the ones it was measured on (it cannot be measured again).
+
 --toy runs every stage at toy size on --toy-data (a folder:PATH with train/, val/ and test/ subfolders), for the
 integration test.
 """
@@ -97,13 +103,109 @@ def log(line: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {line}", flush=True)
 
 
-def sweep(out: Path, args: list[str]) -> None:
-    """``vqlab sweep --out OUT ARGS`` in a subprocess; records the command in OUT/command.txt."""
+ARCHIVE = Path(__file__).resolve().parent / "results" / "colorize"
+ARCHIVE_FILE = "runs.jsonl"
+ARCHIVED_DIR = "archived"  # ROOT/STAGE/archived/NAME: a run restored from the archive (no weights)
+FACTS_FILE = "facts.json"
+STAGE_FILES = ("sweep.json", "command.txt")  # a stage's plan and command, archived with its runs
+COMBINED_PLAN = "combined-plan.json"
+
+
+def sweep(out: Path, args: list[str], archive: Path | None = None) -> None:
+    """``vqlab sweep --out OUT ARGS`` in a subprocess; records the command in OUT/command.txt. With ``archive``
+    (the study's archive root), the runs it records for this stage are restored into OUT/archived/ and not
+    trained again."""
     cmd = [sys.executable, "-m", "vqlab", "sweep", "--out", str(out), "--no-figures", *args]
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "command.txt", "OMP_NUM_THREADS=1 vqlab " + " ".join(cmd[3:]) + "\n")
+    skip = []
+    if archive is not None:
+        stage_archive = archive / stage_name(out)
+        restore_stage(out, stage_archive)
+        skip = ["--skip-archived", str(stage_archive / ARCHIVE_FILE)]
     log(" ".join(["vqlab", *cmd[3:]]))
-    subprocess.run(cmd, check=True)
+    subprocess.run([*cmd, *skip], check=True)
+
+
+def stage_name(sweep_dir: Path) -> str:
+    """The stage a sweep folder belongs to, as a relative path: ``choices``, ``corpus``, ``confirm/SLUG``."""
+    return f"confirm/{sweep_dir.name}" if sweep_dir.parent.name == "confirm" else sweep_dir.name
+
+
+# ---- the run archive ---------------------------------------------------------------------------------------
+
+
+def run_facts(run_dir: Path) -> dict[str, Any]:
+    """Steps done and planned, training wall time (min) and best step of a run (an archived run: as recorded)."""
+    from vqlab.train.checkpoint import find_checkpoint, read_state
+    from vqlab.train.run import read_config
+
+    if (run_dir / FACTS_FILE).is_file() and not (run_dir / "checkpoints").is_dir():
+        return json.loads((run_dir / FACTS_FILE).read_text())
+    cfg, _ = read_config(run_dir)
+    latest = read_state(find_checkpoint(run_dir, "latest"))
+    best = read_state(find_checkpoint(run_dir, "best"))
+    return {"steps": latest["step"], "planned": cfg.train.steps, "wall_min": latest.get("wall_time", math.nan) / 60,
+            "best_step": best["step"]}
+
+
+def is_archived(run_dir: Path) -> bool:
+    """True for a run restored from the archive (its facts and measurement, no weights)."""
+    return run_dir.parent.name == ARCHIVED_DIR
+
+
+def archive_stage(sweep_dir: Path, archive: Path, measured: dict[str, dict[str, Any]]) -> None:
+    """Record the stage's measured runs (trained here) in ARCHIVE/STAGE/runs.jsonl (replacing older records of
+    the same runs) and its command; ``measured`` maps run folders to their measurement (photos.json)."""
+    from vqlab.experiments.sweep import read_archive
+
+    mine = {str(d): m for d, m in measured.items() if Path(d).parent == sweep_dir / "runs"}
+    if not mine:
+        return
+    stage_archive = archive / stage_name(sweep_dir)
+    stage_archive.mkdir(parents=True, exist_ok=True)
+    records = {r["name"]: r for r in read_archive(stage_archive / ARCHIVE_FILE)}
+    for run_dir, measurement in sorted(mine.items()):
+        d = Path(run_dir)
+        records[d.name] = {"name": d.name, "config": json.loads((d / "config.json").read_text()),
+                           "facts": run_facts(d), "measured": measurement}
+    atomic_write_text(stage_archive / ARCHIVE_FILE,
+                      "".join(json.dumps(r, sort_keys=True) + "\n" for _, r in sorted(records.items())))
+    for name in STAGE_FILES:
+        if (sweep_dir / name).is_file():
+            atomic_write_text(stage_archive / name, (sweep_dir / name).read_text())
+    plan = sweep_dir.parent / COMBINED_PLAN if sweep_dir.parent.name != "confirm" else None
+    if plan is not None and plan.is_file():
+        atomic_write_text(archive / COMBINED_PLAN, plan.read_text())
+
+
+def restore_stage(sweep_dir: Path, stage_archive: Path) -> int:
+    """Put the archived runs that have no folder in SWEEP/runs into SWEEP/archived/NAME (config, facts and
+    measurement); returns how many were restored."""
+    from vqlab.experiments.sweep import read_archive
+
+    restored = 0
+    for record in read_archive(stage_archive / ARCHIVE_FILE):
+        if (sweep_dir / "runs" / record["name"] / "config.json").is_file():
+            continue
+        d = sweep_dir / ARCHIVED_DIR / record["name"]
+        d.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(d / "config.json", record["config"])
+        atomic_write_json(d / FACTS_FILE, record["facts"])
+        atomic_write_json(d / "photos.json", record["measured"])
+        restored += 1
+    for name in STAGE_FILES:  # the plan and command, where the sweep has not run here
+        if not (sweep_dir / name).is_file() and (stage_archive / name).is_file():
+            atomic_write_text(sweep_dir / name, (stage_archive / name).read_text())
+    return restored
+
+
+def restore_all(root: Path, archive: Path) -> None:
+    """Restore every archived stage (and the combined run's plan) into ROOT where its runs have no folder."""
+    for runs_file in sorted(archive.glob(f"**/{ARCHIVE_FILE}")):
+        restore_stage(root / runs_file.parent.relative_to(archive), runs_file.parent)
+    if not (root / COMBINED_PLAN).is_file() and (archive / COMBINED_PLAN).is_file():
+        atomic_write_text(root / COMBINED_PLAN, (archive / COMBINED_PLAN).read_text())
 
 
 def base_args(args: argparse.Namespace) -> list[str]:
@@ -226,16 +328,21 @@ def best_val_row(run_dir: Path) -> dict[str, Any]:
     return rows[-1]
 
 
-def measure_run(run_dir: Path, photos: dict[str, list]) -> dict[str, Any]:
-    """Measure a finished run (cached in RUN/photos.json, keyed by its best step and the photos)."""
+def measure_run(run_dir: Path, photos: dict[str, list]) -> dict[str, Any] | None:
+    """Measure a finished run (cached in RUN/photos.json, keyed by its best step and the photos); an archived run
+    gives its recorded measurement, or None when that was made on other photos (it has no weights to redo it)."""
     from vqlab.train.checkpoint import find_checkpoint, read_state
     from vqlab.train.run import read_config
 
     cfg, _ = read_config(run_dir)
-    best = read_state(find_checkpoint(run_dir, "best"))
-    key = {"version": MEASURE_VERSION, "best_step": best["step"],
-           "photos": {split: [name for name, _ in items] for split, items in photos.items()}}
+    names = {split: [name for name, _ in items] for split, items in photos.items()}
     cache = run_dir / "photos.json"
+    if is_archived(run_dir):
+        cached = json.loads(cache.read_text())
+        key = {"version": MEASURE_VERSION, "best_step": run_facts(run_dir)["best_step"], "photos": names}
+        return cached if cached.get("key") == key else None
+    best = read_state(find_checkpoint(run_dir, "best"))
+    key = {"version": MEASURE_VERSION, "best_step": best["step"], "photos": names}
     try:
         cached = json.loads(cache.read_text())
         if cached.get("key") == key:
@@ -273,8 +380,11 @@ def finished_runs(sweep_dir: Path) -> tuple[list[Path], int]:
     done, missing = [], 0
     for planned in read_plan(sweep_dir)["runs"]:
         run_dir = sweep_dir / "runs" / planned["name"]
+        archived = sweep_dir / ARCHIVED_DIR / planned["name"]
         if (run_dir / "config.json").is_file() and training_state(run_dir, read_config(run_dir)[0]) == "done":
             done.append(run_dir)
+        elif not (run_dir / "config.json").is_file() and (archived / FACTS_FILE).is_file():
+            done.append(archived)
         else:
             missing += 1
     return done, missing
@@ -384,15 +494,20 @@ def helping_changes(results: dict[str, dict[str, Any]], baseline_gains: list[flo
 
 
 def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None = None) -> dict[str, Any]:
-    """Measure (or read the measurement of) every finished run: ``{"runs": {label: {...}}, "missing": n}``."""
+    """Measure (or read the measurement of) every finished run: ``{"runs": {label: {...}}, "missing": n}``; with
+    ``args.archive`` the runs measured here are recorded in the archive."""
     photos = photos if photos is not None else photo_sets(args.toy_data if args.toy else "photos-wide")
+    if getattr(args, "archive", None) is not None:
+        restore_all(root, args.archive)
     baseline = baseline_values(args)
     runs: dict[str, dict[str, Any]] = {}
     missing = 0
     confirm = sorted(p.parent for p in (root / "confirm").glob("*/sweep.json"))
     for stage in ("choices", "seeds", "heads", "combined", "corpus", *confirm):
-        done, left = finished_runs(stage if isinstance(stage, Path) else root / stage)
+        sweep_dir = stage if isinstance(stage, Path) else root / stage
+        done, left = finished_runs(sweep_dir)
         missing += left
+        measured_here: dict[str, dict[str, Any]] = {}
         for run_dir in done:
             if stage == "choices":
                 change = changed_option(run_dir, baseline)
@@ -413,8 +528,15 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
             else:
                 label = f"baseline seed {run_dir.name.lstrip('s')}" if stage == "seeds" else "combined"
             measured = measure_run(run_dir, photos)
+            if measured is None:
+                log(f"{run_dir}: archived, measured on other photos than today's; not shown")
+                missing += 1
+                continue
+            measured_here[str(run_dir)] = measured
             runs[label] = {"run_dir": str(run_dir), "measured": measured,
                            **{v: summarise(m["photos"]) for v, m in measured["variants"].items()}}
+        if getattr(args, "archive", None) is not None:
+            archive_stage(sweep_dir, args.archive, measured_here)
     return {"runs": runs, "missing": missing}
 
 
@@ -429,9 +551,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
     p.add_argument("--toy", action="store_true", help="tiny model, few steps, on --toy-data (integration test)")
     p.add_argument("--toy-data", default=None, help="folder:PATH with train/, val/ and test/ subfolders")
+    p.add_argument("--archive", type=Path, default=None,
+                   help="run archive (experiments/results/colorize; ROOT/archive with --toy)")
     args = p.parse_args(argv)
     if args.toy and not (args.toy_data or "").startswith("folder:"):
         p.error("--toy needs --toy-data folder:PATH")
+    args.archive = (args.archive or (args.root / "archive" if args.toy else ARCHIVE)).resolve()
     stages = args.stages.split(",")
     unknown = set(stages) - {"choices", "seeds", "heads", "corpus", "measure", "combined", "confirm", "page"}
     if unknown:
@@ -440,14 +565,16 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     if "choices" in stages:
         sweep(args.root / "choices", [*base, "--vary", *[x for a, v in axes(args).items() for x in (f"--{a}",
-                                                                                                  ",".join(v))]])
+                                                                                                  ",".join(v))]],
+              args.archive)
     if "seeds" in stages and args.seeds > 1:
-        sweep(args.root / "seeds", [*base, "--seed", ",".join(str(s) for s in range(1, args.seeds))])
+        sweep(args.root / "seeds", [*base, "--seed", ",".join(str(s) for s in range(1, args.seeds))], args.archive)
     if "heads" in stages:
-        sweep(args.root / "heads", [*base, "--likelihood", "chroma-bins", "--weight-decay", HEADS_WEIGHT_DECAY])
+        sweep(args.root / "heads", [*base, "--likelihood", "chroma-bins", "--weight-decay", HEADS_WEIGHT_DECAY],
+              args.archive)
     if "corpus" in stages:
         record_corpus(args.root / "corpus", args)
-        sweep(args.root / "corpus", [*base, *(TOY_CORPUS_FLAGS if args.toy else CORPUS_FLAGS)])
+        sweep(args.root / "corpus", [*base, *(TOY_CORPUS_FLAGS if args.toy else CORPUS_FLAGS)], args.archive)
     if "measure" in stages or "combined" in stages:
         found = collect(args.root, args)
         log(f"measured {len(found['runs'])} runs ({found['missing']} planned runs not finished)")
@@ -462,7 +589,7 @@ def main(argv: list[str] | None = None) -> int:
                 log("combined: no training change helped by the rule; no combined run")
             else:
                 sweep(args.root / "combined",
-                      [*base, *rule["flags"], *(["--chroma-shrink", "true"] if rule["shrink"] else [])])
+                      [*base, *rule["flags"], *(["--chroma-shrink", "true"] if rule["shrink"] else [])], args.archive)
                 collect(args.root, args)
     if "confirm" in stages:
         found = collect(args.root, args)
@@ -472,7 +599,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             label, variant = pick
             log(f"confirm: the chosen recipe is {label} ({variant}); training it with seed 1")
-            sweep(args.root / "confirm" / label_slug(label), [*base, *label_flags(label, args.root), "--seed", "1"])
+            sweep(args.root / "confirm" / label_slug(label), [*base, *label_flags(label, args.root), "--seed", "1"],
+                  args.archive)
             collect(args.root, args)
     if "page" in stages:
         sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -151,3 +151,31 @@ def test_study_and_page_at_toy_size(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "0 to train" in proc.stdout
     assert {p: p.stat().st_mtime_ns for p in root.rglob("photos.json")} == stamps
+    # A new machine: the run folders are gone, the archive (committed with the page) is all there is. The page
+    # comes back with the same tables, and the study trains nothing the archive has.
+    archive = root / "archive"
+    assert sorted(p.relative_to(archive).as_posix() for p in archive.glob("**/runs.jsonl")) == [
+        f"{s}/runs.jsonl" for s in sorted(["choices", "seeds", "heads", "combined", "corpus",
+                                           *(f"confirm/{p.name}" for p in (root / "confirm").glob("*"))])
+        if (archive / s).is_dir()]
+    records = [json.loads(line) for line in (archive / "heads" / "runs.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and {"name", "config", "facts", "measured"} <= set(records[0])
+    tables = [line for line in page.splitlines() if line.startswith("|")]
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    (root / "archive").rename(moved / "archive")
+    for child in root.iterdir():
+        (child.rename(moved / child.name) if child.is_dir() else child.unlink())
+    (moved / "archive").rename(root / "archive")
+    proc = _run(str(ROOT / "experiments" / "colorize_page.py"), "--root", "studies", "--toy", "--toy-data",
+                f"folder:{data}", "--docs", str(docs), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    again = (docs / "colorize.md").read_text()
+    assert [line for line in again.splitlines() if line.startswith("|")] == tables
+    assert "its weights are not kept" in again or "![gray, colorized, true]" in again
+    assert not list(root.glob("*/runs/*/checkpoints"))  # nothing was trained for the page
+    proc = _run(str(ROOT / "experiments" / "colorize_study.py"), *args, "--stages", "choices,seeds,heads,corpus",
+                cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not list(root.glob("*/runs/*/checkpoints")), "archived runs were trained again"
+    assert "planned runs are in" in proc.stdout
