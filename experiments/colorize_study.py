@@ -286,13 +286,19 @@ def measure_variant(run_dir: Path, photos: dict[str, list], chroma_scale: float 
                     temperature: float | None = None) -> list[dict[str, Any]]:
     """Per-photo scores of the run's best checkpoint with the given chroma gain (None: as trained) and, for a
     chroma-bins run, the annealed mean's temperature (None: its own)."""
+    import vqlab
+
+    model = vqlab.load(run_dir, checkpoint="best", chroma_scale=chroma_scale, chroma_temperature=temperature)
+    return score_photos(model, photos)
+
+
+def score_photos(model: Any, photos: dict[str, list]) -> list[dict[str, Any]]:
+    """Per-photo scores of a loaded colorizer (``vqlab.load``) on the whole photographs of ``photos``."""
     import numpy as np
     import torch
 
-    import vqlab
     from vqlab.eval.colorize import photo_scores
 
-    model = vqlab.load(run_dir, checkpoint="best", chroma_scale=chroma_scale, chroma_temperature=temperature)
     rows = []
     for split, items in photos.items():
         for name, loader in items:
