@@ -275,6 +275,11 @@ def dataset_section(root: Path, dataset: str, args_summary: dict[str, Any]) -> t
     if shown:
         out += ["```bash", *shown, "```", ""]
     iw = args_summary.get("iw_samples")
+    found = {m: (folder / m / "machine.txt").read_text().strip() for m in MODELS if (folder / m / "machine.txt").is_file()}
+    if len(set(found.values())) > 1:
+        out += [("**The runs of this table were trained on different machines** ("
+                 + "; ".join(f"{NAMES[m]}: {c}" for m, c in found.items())
+                 + "): their budgets are equal in wall time, not in compute, so read the steps column with them."), ""]
     unfinished = [m for m in MODELS if not (iw and run_finished(root, dataset, m, iw))]
     if unfinished:
         out += [f"Still training, not evaluated or not started: {', '.join(NAMES[m] for m in unfinished)}.", ""]

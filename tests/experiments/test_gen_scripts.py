@@ -193,7 +193,13 @@ def test_comparison_study_and_page_at_toy_size(image_folder, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     again_page = (docs / "comparison.md").read_text()
     assert table_before.strip() in again_page and "vqlab evaluate toy/vimco --iw-samples 2 --json" in again_page
-    assert "Still training" not in again_page
+    assert "Still training" not in again_page and "different machines" not in again_page
+    # one run trained elsewhere (as when a study is spread over sessions): the page says so
+    (root / "toy" / "vimco" / "machine.txt").write_text("Some Other CPU\n")
+    proc = _run(script, "--page", "--root", str(root), "--docs", str(docs), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "were trained on different machines** (" in (docs / "comparison.md").read_text()
+    assert "VIMCO: Some Other CPU" in (docs / "comparison.md").read_text()
 
 
 def test_comparison_study_splits_its_runs_over_processes(image_folder, tmp_path):
