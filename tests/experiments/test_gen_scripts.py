@@ -62,7 +62,7 @@ def test_full_size_commands_parse_and_validate(generation_study, comparison_stud
     monkeypatch.chdir(tmp_path)  # the study's commands run in its root, next to this file
     (tmp_path / comparison_study.KEEP_ALL).write_text("train:\n  keep_checkpoints: 1000000\n")
     cmp_args = comparison_study.build_parser().parse_args(["--vimco-minutes", "90"])
-    for dataset in ("photos", "fashion"):
+    for dataset in ("photos-wide", "fashion"):
         for model in ("vqvae", "vae", "vimco"):
             flags = comparison_study.train_flags(cmp_args, dataset, model)
             cfg = config_from_args(parser.parse_args(["train", "--out", "x", *flags]))
@@ -256,3 +256,23 @@ def test_paper_cifar10_script_commands_parse(tmp_path):
     from vqlab.train.run import read_config
 
     resume_config(read_config(runs / "vae")[0], resumed)  # raises if the resume changed a fixed option
+
+
+def test_plateau_check_tells_overfitting_from_a_plateau(comparison_study, tmp_path):
+    def view(model: str, step: int, bits: float) -> None:
+        folder = tmp_path / "ds" / "plateau" / f"{model}-step{step}"
+        folder.mkdir(parents=True)
+        metrics = {"bits_per_dim": bits, "step": step, "wall_time": step * 1.0}
+        (folder / "evaluation.json").write_text(json.dumps({"metrics": metrics}))
+
+    view("vqvae", 150, 8.28), view("vqvae", 200, 8.46)  # rose: overfitting
+    view("vae", 150, 5.00), view("vae", 200, 4.99)  # flat: a plateau
+    view("vimco", 150, 6.00), view("vimco", 200, 5.50)  # still falling
+    rows = {r["model"]: r for r in comparison_study.plateau_rows(tmp_path, "ds")}
+    assert (rows["vqvae"]["rising"], rows["vqvae"]["plateau"]) == (True, False)
+    assert (rows["vae"]["rising"], rows["vae"]["plateau"]) == (False, True)
+    assert (rows["vimco"]["rising"], rows["vimco"]["plateau"]) == (False, False)
+    section, _ = comparison_study.dataset_section(tmp_path, "ds", {})
+    text = "\n".join(section)
+    assert "**no: test NLL rose (overfitting)**" in text and "Test NLL rising at the end of the budget: VQ-VAE" in text
+    assert "Not at a plateau within the budget: VIMCO;" in text
