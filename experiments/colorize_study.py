@@ -107,7 +107,8 @@ ARCHIVE = Path(__file__).resolve().parent / "results" / "colorize"
 ARCHIVE_FILE = "runs.jsonl"
 ARCHIVED_DIR = "archived"  # ROOT/STAGE/archived/NAME: a run restored from the archive (no weights)
 FACTS_FILE = "facts.json"
-STAGE_FILES = ("sweep.json", "command.txt")  # a stage's plan and command, archived with its runs
+PIN_FILE = "measure-photos.json"  # ARCHIVE/PIN_FILE: the photos every run is measured on (see photo_sets)
+STAGE_FILES = ("sweep.json", "command.txt", "corpus.json")  # a stage's plan, command and data, archived with it
 COMBINED_PLAN = "combined-plan.json"
 
 
@@ -125,6 +126,12 @@ def sweep(out: Path, args: list[str], archive: Path | None = None) -> None:
         skip = ["--skip-archived", str(stage_archive / ARCHIVE_FILE)]
     log(" ".join(["vqlab", *cmd[3:]]))
     subprocess.run([*cmd, *skip], check=True)
+
+
+def pin_file(args: argparse.Namespace) -> Path | None:
+    """Where the study pins its measurement photos: in its archive (None without one)."""
+    archive = getattr(args, "archive", None)
+    return archive / PIN_FILE if archive is not None else None
 
 
 def stage_name(sweep_dir: Path) -> str:
@@ -253,9 +260,14 @@ def axes(args: argparse.Namespace) -> dict[str, list[str]]:
 # ---- photographs -------------------------------------------------------------------------------------------
 
 
-def photo_sets(data: str) -> dict[str, list[tuple[str, Any]]]:
+def photo_sets(data: str, pin: Path | None = None) -> dict[str, list[tuple[str, Any]]]:
     """The whole photographs to measure on: ``{"val": [(name, loader)], "test": [...]}``; ``loader()`` gives the
-    picture as a uint8 (H, W, 3) array (val shrunk to VAL_SIDE px on the longer side, test at full size)."""
+    picture as a uint8 (H, W, 3) array (val shrunk to VAL_SIDE px on the longer side, test at full size).
+
+    For photos-wide the names are pinned in the file ``pin`` (the study's archive keeps it): written from today's
+    validation and test photos the first time, then read, so that the study keeps measuring on the same photos
+    when the corpus grows (a new validation photo is not measured until the pin file is deleted and every run is
+    measured again). A pinned photo must still be installed and outside the training split."""
     import numpy as np
 
     if data == "photos-wide":
@@ -263,8 +275,20 @@ def photo_sets(data: str) -> dict[str, list[tuple[str, Any]]]:
 
         selection = select_photos()
         by_name = {p.name: p for p in selection.photos}
-        return {"val": [(n, lambda p=by_name[n]: p.load(VAL_SIDE)) for n in selection.names("val")],
-                "test": [(n, lambda p=by_name[n]: p.load(None)) for n in selection.names("test")]}
+        names = {split: selection.names(split) for split in ("val", "test")}
+        if pin is not None and pin.is_file():
+            pinned = json.loads(pin.read_text())
+            for split in ("val", "test"):
+                bad = [n for n in pinned[split] if selection.splits.get(n) != split]
+                if bad:
+                    raise SystemExit(f"error: photos pinned in {pin} for {split} are not installed or no longer in "
+                                     f"that split: {', '.join(bad)}")
+            names = {split: list(pinned[split]) for split in ("val", "test")}
+        elif pin is not None:
+            pin.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(pin, names)
+        return {"val": [(n, lambda p=by_name[n]: p.load(VAL_SIDE)) for n in names["val"]],
+                "test": [(n, lambda p=by_name[n]: p.load(None)) for n in names["test"]]}
     if data.startswith("folder:"):
         from vqlab.data.folder import find_images
         from vqlab.images import load_image_file
@@ -502,7 +526,7 @@ def helping_changes(results: dict[str, dict[str, Any]], baseline_gains: list[flo
 def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None = None) -> dict[str, Any]:
     """Measure (or read the measurement of) every finished run: ``{"runs": {label: {...}}, "missing": n}``; with
     ``args.archive`` the runs measured here are recorded in the archive."""
-    photos = photos if photos is not None else photo_sets(args.toy_data if args.toy else "photos-wide")
+    photos = photos if photos is not None else photo_sets(args.toy_data if args.toy else "photos-wide", pin_file(args))
     if getattr(args, "archive", None) is not None:
         restore_all(root, args.archive)
     baseline = baseline_values(args)

@@ -179,3 +179,43 @@ def test_study_and_page_at_toy_size(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert not list(root.glob("*/runs/*/checkpoints")), "archived runs were trained again"
     assert "planned runs are in" in proc.stdout
+
+
+def test_measurement_photos_are_pinned(tmp_path, monkeypatch):
+    """photos-wide: the first call pins today's val/test photos; later calls measure on the pinned ones even when
+    the corpus has grown, and a pinned photo that went missing or into training is an error."""
+    from vqlab.data import photos_wide
+
+    study = _study()
+
+    class FakePhoto:
+        def __init__(self, name):
+            self.name = name
+
+        def load(self, side):
+            return side
+
+    def fake_selection(splits):
+        class Sel:
+            photos = tuple(FakePhoto(n) for n in splits)
+
+            def __init__(self):
+                self.splits = dict(splits)
+
+            def names(self, split):
+                return [n for n, s in self.splits.items() if s == split]
+
+        return lambda: Sel()
+
+    pin = tmp_path / "archive" / study.PIN_FILE
+    monkeypatch.setattr(photos_wide, "select_photos", fake_selection({"a": "train", "v1": "val", "t": "test"}))
+    first = study.photo_sets("photos-wide", pin)
+    assert [n for n, _ in first["val"]] == ["v1"] and json.loads(pin.read_text()) == {"val": ["v1"], "test": ["t"]}
+    assert first["val"][0][1]() == study.VAL_SIDE and first["test"][0][1]() is None
+    grown = {"a": "train", "v1": "val", "v2": "val", "t": "test"}
+    monkeypatch.setattr(photos_wide, "select_photos", fake_selection(grown))
+    assert [n for n, _ in study.photo_sets("photos-wide", pin)["val"]] == ["v1"]  # v2 is new: not measured
+    assert [n for n, _ in study.photo_sets("photos-wide")["val"]] == ["v1", "v2"]  # no pin: today's photos
+    monkeypatch.setattr(photos_wide, "select_photos", fake_selection({"v1": "train", "t": "test"}))
+    with pytest.raises(SystemExit, match="v1"):
+        study.photo_sets("photos-wide", pin)
