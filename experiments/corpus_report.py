@@ -39,9 +39,18 @@ def contact_sheet(photos: list[W.Photo], labels: list[str], colours: list[tuple[
     return sheet
 
 
+SHORT_PREFIXES = {
+    "gcompris/categorization/": "gc/", "gcompris/": "gc/", "kphotoalbum/": "kpa/", "gimp-help/": "gh/",
+    "tuxpaint/": "tux/", "kalzium/": "kz/", "palapeli/": "pal/", "stellarium/": "st/",
+}
+
+
 def short(name: str) -> str:
-    """A photo's label on a sheet: the GCompris prefix shortened, so the part that names the picture fits."""
-    return name.replace("gcompris/categorization/", "gc/").replace("gcompris/", "gc/")
+    """A photo's label on a sheet: long prefixes shortened, so the part that names the picture fits."""
+    for prefix, abbreviation in SHORT_PREFIXES.items():
+        if name.startswith(prefix):
+            return abbreviation + name[len(prefix):]
+    return name
 
 
 def main() -> None:

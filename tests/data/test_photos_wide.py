@@ -14,7 +14,7 @@ from PIL import Image
 from vqlab.data import photos as P
 from vqlab.data import photos_wide as W
 from vqlab.data.base import ImageDataset
-from vqlab.data.corpus import SKIMAGE, Photo, Source
+from vqlab.data.corpus import SKIMAGE, SURVEY_SOURCES, Photo, Source
 from vqlab.errors import VQLabError
 
 
@@ -75,6 +75,32 @@ def test_catalogue_split_proportions() -> None:
     assert 0.15 <= counts["val"] / len(W.CATALOGUE) <= 0.25
     # the validation split always has a photo from a core dependency (scikit-image)
     assert any(p.source is SKIMAGE and splits[p.name] == "val" for p in W.CATALOGUE)
+
+
+def test_survey_sources_validate_every_fifth_scene_and_groups_stay_whole() -> None:
+    splits = W.assign_splits(W.CATALOGUE)
+    survey = [p for p in W.CATALOGUE if p.source in SURVEY_SOURCES]
+    assert survey and all(p.name in W.VAL_PHOTOS or splits[p.name] == "train" for p in survey)
+    val = [p for p in survey if splits[p.name] == "val"]
+    assert 0.15 <= len(val) / len(survey) <= 0.25  # about a fifth of the survey's photos, as of the whole
+    for source in SURVEY_SOURCES:
+        photos = [p for p in W.CATALOGUE if p.source is source]
+        assert [p.name for p in photos if splits[p.name] == "val"] == W.every_fifth_scene(photos)
+    groups: dict[str, set[str]] = {}
+    for p in W.CATALOGUE:
+        if p.group:
+            groups.setdefault(p.group, set()).add(splits[p.name])
+    assert groups and all(len(s) == 1 for s in groups.values())
+
+
+def test_every_fifth_scene_counts_a_group_once() -> None:
+    src = Source("pkg", "debian", "/nowhere", "CC0")
+    layout = [("a", ""), ("b1", "b"), ("b2", "b"), ("c", ""), ("d", ""), ("e", ""), ("f", ""), ("g", ""),
+              ("h1", "h"), ("h2", "h"), ("i", ""), ("j", ""), ("k", ""), ("l", ""), ("m", "")]
+    photos = [Photo(n, src, f"{n}.png", group=g) for n, g in layout]
+    # scenes a b c d e f g h i j k l m: the third (c), the eighth (h, both shots) and the thirteenth (m)
+    assert W.every_fifth_scene(photos) == ["c", "h1", "h2", "m"]
+    assert W.every_fifth_scene(photos[:3]) == [] and W.every_fifth_scene([]) == []
 
 
 def test_assign_splits_pins_test_and_val_and_keeps_groups_whole(fake: dict) -> None:

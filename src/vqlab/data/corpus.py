@@ -1,7 +1,8 @@
 """The catalogue of colour photographs that installable packages ship (PyPI and Debian), for ``photos-wide``.
 
-Every entry was checked by eye: photographs only, no drawings, renders, icons or monochrome pictures; one file
-per scene (a wallpaper's other resolutions and a test image's re-encodings are left out). A source is one
+Every entry was checked by eye: photographs only, no drawings, renders, icons, cut-outs or monochrome pictures;
+one file per picture (a wallpaper's other resolutions and a test image's re-encodings are left out), and the
+pictures of one scene (a stereo pair, two shots, the tiles of a panorama) share a ``group``. A source is one
 package; its photos are files under the package's folder, so nothing here imports the package. Which photos
 are in which split is decided in :mod:`vqlab.data.photos_wide`; docs/data.md lists the sources with licences.
 
@@ -15,6 +16,7 @@ import importlib.metadata
 import importlib.util
 import io
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +30,7 @@ from vqlab.data.rcc import read_index, read_member
 from vqlab.errors import VQLabError
 from vqlab.images import load_image_file, to_rgb
 
-__all__ = ["CATALOGUE", "SOURCES", "Photo", "Source", "package_version"]
+__all__ = ["CATALOGUE", "SOURCES", "SURVEY_SOURCES", "Photo", "Source", "package_version"]
 
 PYTHON_PREFIX = "python:"
 
@@ -191,9 +193,28 @@ GCOMPRIS = Source("gcompris-qt-data", "debian", "/usr/share/gcompris-qt/rcc", "G
 GCOMPRIS_PER_FILE = ("per file (Debian copyright): public domain, CC0-1.0, CC-BY 1.0-2.0, CC-BY-SA 2.0-4.0, "
                      "GPL-2+ or GFDL-1.2+")
 
+# found by the package survey of 2026-12-01 (docs/data.md); their validation photos are chosen by rule
+KPHOTOALBUM = Source("kphotoalbum", "debian", "/usr/share/kphotoalbum/demo", "GPL-2+ (Debian; package-wide)")
+LXQT = Source(
+    "lxqt-themes", "debian", "/usr/share/lxqt/wallpapers", "CC-BY-SA-3.0 (wallpapers/License); Debian Files: * LGPL-2.1+"
+)
+PALAPELI = Source("palapeli-data", "debian", "/usr/share/palapeli/collection", "GPL-2+ (Debian, Files: *)")
+TUXPAINT = Source("tuxpaint-data", "debian", "/usr/share/tuxpaint", "GPL-2+ (Debian, Files: *)")
+GIMP_HELP = Source("gimp-help-en", "debian", "/usr/share/gimp/2.0/help/en/images", "GFDL-NIV-1.2+ (Debian, Files: *)")
+KALZIUM = Source("kalzium-data", "debian", "/usr/share/kalzium/data/toolpics", "GPL-2.0-or-later (Debian, Files: *)")
+# the Debian multiarch path of amd64; on other architectures these two are skipped as not installed
+QT_QUICK = Source("qtdeclarative5-examples", "debian", "/usr/lib/x86_64-linux-gnu/qt5/examples/quick",
+                  "BSD-3-clause (Debian, Files: examples/*)")
+QT_MULTIMEDIA = Source("qtmultimedia5-examples", "debian", "/usr/lib/x86_64-linux-gnu/qt5/examples/multimedia",
+                       "BSD-3-clause (Debian, Files: examples/*)")
+STELLARIUM = Source("stellarium-data", "debian", "/usr/share/stellarium/landscapes", "GPL-2+ (Debian, Files: *)")
+SURVEY_SOURCES: tuple[Source, ...] = (
+    KPHOTOALBUM, LXQT, PALAPELI, TUXPAINT, GIMP_HELP, KALZIUM, QT_QUICK, QT_MULTIMEDIA, STELLARIUM,
+)
+
 SOURCES: tuple[Source, ...] = (
     SKIMAGE, SKLEARN, MATPLOTLIB, IMGAUG, MAHOTAS, MATE, PLASMA, LOMIRI_16, LOMIRI_20, LIBJXL, TEXLIVE, CIMG,
-    DIGIKAM, IMAGEMAGICK, GIMP, GCOMPRIS,
+    DIGIKAM, IMAGEMAGICK, GIMP, GCOMPRIS, *SURVEY_SOURCES,
 )
 
 
@@ -275,6 +296,107 @@ GCOMPRIS_CATEGORIZATION: tuple[str, ...] = (
     "tools/tweezer1", "tools/wrench", "tools/wrench1",
 )
 
+# kphotoalbum: the demo photographs (800 px). Left out: new_wave_1, grand_canyon_1, wayne and pool_2, which are
+# stored rotated (by 90, 180, 90 and 270 degrees; the turn is only in the demo's index.xml, not in EXIF), and
+# CategoryImages/* (crops of the same photos). Shots of one scene share a group (bar55 and bar55_2, ...), also
+# where the other shot is left out. Boxes cut off a white frame (spiff_2) and a black line (jesper).
+KPHOTOALBUM_DEMO: tuple[str, ...] = (
+    "anne_helene", "bar55", "bar55_2", "blackie", "cold_water", "donna", "donna_2", "grand_canyon_2",
+    "grand_canyon_3", "jesper", "jesper_2", "new_wave_2", "pool", "qt-logo", "skagen", "skagen_2", "snow",
+    "spiff", "spiff_2", "sunset",
+)
+KPHOTOALBUM_SCENES = ("bar55", "donna", "grand_canyon", "jesper", "new_wave", "pool", "skagen", "spiff")
+KPHOTOALBUM_BOXES = {"jesper": (0, 0, 800, 532), "spiff_2": (0, 0, 793, 546)}
+# lxqt-themes: the photographs among the wallpapers (the others are renders and logos); after-the-rain has a
+# black line at the top
+LXQT_WALLPAPERS: tuple[str, ...] = (
+    "Butterfly-Kenneth-Wimer.jpg", "Valendas.png", "after-the-rain.jpg", "appleflower.png", "beam.png",
+    "butterfly.png", "cloud.png", "drop.png", "flowers.png", "fog.jpg", "this-is-not-windows.jpg",
+)
+LXQT_BOXES = {"after-the-rain": (0, 2, 3000, 1993)}
+PALAPELI_PUZZLES: tuple[str, ...] = (
+    "castle-maintenon", "cincinnati-bridge", "citrus-fruits", "european-honey-bee", "panther-chameleon-female",
+)
+# tuxpaint-data: the colouring-in templates (photographs by Bill Kendrick); mossy_bark has black bands at the top
+# and the bottom
+TUXPAINT_TEMPLATES: tuple[str, ...] = (
+    "burnt_bark", "cliff", "corn_maze", "jellyfish", "lighthouse", "mossy_bark", "mossy_log", "mudstone",
+    "ocean_splash", "ocean_waves", "redwoods_above", "rocks", "sheep", "spiders_web", "sun_behind_clouds",
+    "sun_behind_leaves", "trees_above", "trees_at_dusk", "wool_mill_machine",
+)
+TUXPAINT_BOXES = {"mossy_bark": (0, 28, 640, 452)}
+# gimp-help-en: the original photographs of the manual's examples, one file per photograph (the ~1,500 other
+# images are screenshots and filtered copies of these). levels-ex2a is the floppy-disk photo after the manual's
+# white-point step (no unadjusted copy is shipped); the stained-glass window is the upright copy (its "source"
+# is stored turned by 90 degrees).
+GIMP_HELP_PHOTOS: tuple[tuple[str, str], ...] = (
+    ("daisies", "filters/examples/distort/spherize-ex-orig.jpg"),
+    ("red-eye", "filters/examples/enhance-red-eye-before.jpg"),
+    ("chimpanzee", "filters/examples/enhance/high-pass-origin.png"),
+    ("kvitveis", "filters/examples/kvitveis-orig.png"),
+    ("squirrel", "filters/examples/light-and-shadow/vignette-ex-orig.jpg"),
+    ("little-planet", "filters/examples/map/little_planet-origin.jpg"),
+    ("panorama", "filters/examples/map/pan-project-origin.jpg"),
+    ("taj", "filters/examples/taj_orig.png"),
+    ("zinnias", "filters/examples/2zinnias.png"),
+    ("sunflower", "tool-options/lockbrush-orig.png"),
+    ("floppies", "toolbox/levels-ex2a.png"),
+    ("orchard-truck", "tutorials/tone-mapping/apple-orchard-truck-from-camera.jpg"),
+    ("power-lines", "tutorials/tone-mapping/power-lines.jpg"),
+    ("yellow-flower", "tutorials/quickie-remove-background-source.jpg"),
+    ("mallard", "tutorials/quickie-crop-example-source.jpg"),
+    ("soldiers", "tutorials/quickie-flip-example-source.jpg"),
+    ("red-car", "tutorials/quickie-jpeg-example.jpg"),
+    ("stained-glass", "tutorials/quickie-rotate-example-90-CCW.jpg"),
+    ("castle", "tutorials/quickie-scale-example.jpg"),
+    ("ducklings", "using/duck_orig.png"),
+    ("fog-tree", "using/fog-tree-example.png"),
+    ("keyfob", "using/keyfob_orig.png"),
+)
+# kalzium-data: the lab-equipment photographs (all at least 200 px on the longer side); kolbenprober.png is a
+# cut-out on a transparent background and left out
+KALZIUM_TOOLS: tuple[str, ...] = (
+    "abzug", "becherglas", "brechungsmesser", "brenner", "destillierbruecke", "dsc", "erlenmeyerkolben",
+    "exikator", "halter", "heizplatte", "hplc", "korkring", "messzylinder", "moerser", "phpapier", "pileusball",
+    "pipette", "rg-halter", "rg-staender", "rg", "rotationsverdampfer", "rueckflusskuehler", "ruehrfisch",
+    "rundkolben", "scheidetrichter", "schutzbrille", "spatel", "spritzflasche", "thermometer", "thermometer2",
+    "tonschale", "trichter", "trockenrohr", "tropftrichter", "uhrglas", "verteiler", "vollpipette", "waage",
+    "wasserstrahlpumpe",
+)
+# stellarium-data: the tiles of three photographic landscape panoramas. Their sky is cut out (transparent), so
+# each tile keeps only its largest fully opaque rectangle (the ground and what stands on it); all tiles of a
+# panorama share a group. Left out: the ground textures (projected), "trees" (a fisheye disc with its sky cut
+# out) and the rendered landscapes.
+STELLARIUM_TILES: tuple[tuple[str, str, tuple[int, int, int, int]], ...] = (
+    ("garching", "garching-gl1", (0, 57, 1024, 512)),
+    ("garching", "garching-gl2", (0, 57, 1024, 512)),
+    ("garching", "garching-gl3", (0, 55, 1024, 512)),
+    ("garching", "garching-gl4", (0, 57, 1024, 512)),
+    ("guereins", "guereins1", (0, 110, 256, 256)),
+    ("guereins", "guereins2", (0, 111, 256, 256)),
+    ("guereins", "guereins3", (0, 111, 256, 256)),
+    ("guereins", "guereins4", (0, 111, 256, 256)),
+    ("guereins", "guereins5", (0, 111, 256, 256)),
+    ("guereins", "guereins6", (0, 111, 256, 256)),
+    ("guereins", "guereins7", (0, 94, 240, 256)),
+    ("guereins", "guereins8", (0, 84, 256, 256)),
+    ("hurricane", "hurricane1", (1, 259, 512, 511)),
+    ("hurricane", "hurricane2", (55, 281, 512, 511)),
+    ("hurricane", "hurricane3", (0, 362, 512, 511)),
+    ("hurricane", "hurricane4", (0, 310, 512, 511)),
+    ("hurricane", "hurricane5", (0, 329, 512, 511)),
+    ("hurricane", "hurricane6", (0, 324, 512, 465)),
+    ("hurricane", "hurricane7", (0, 350, 512, 511)),
+    ("hurricane", "hurricane8", (28, 328, 511, 507)),
+)
+
+
+def _kphotoalbum(stem: str) -> Photo:
+    scene = re.sub(r"_\d+$", "", stem)
+    group = f"kphotoalbum/{scene}" if scene in KPHOTOALBUM_SCENES else ""
+    return Photo(f"kphotoalbum/{stem}", KPHOTOALBUM, f"{stem}.jpg", group=group, box=KPHOTOALBUM_BOXES.get(stem))
+
+
 CATALOGUE: tuple[Photo, ...] = (
     # scikit-image: every colour photograph in skimage/data (colour.png is a synthetic wheel; horse and logo
     # are drawings; the others are grayscale)
@@ -336,4 +458,22 @@ CATALOGUE: tuple[Photo, ...] = (
     *_gcompris("farm", "explore_farm_animals", "resource/animals", GCOMPRIS_FARM_ANIMALS, "GPL-3"),
     *_gcompris("music", "explore_world_music", "resource/music", GCOMPRIS_MUSIC),
     *_gcompris("categorization", "categorization", "resource/images", GCOMPRIS_CATEGORIZATION, GCOMPRIS_PER_FILE),
+    *[_kphotoalbum(stem) for stem in KPHOTOALBUM_DEMO],
+    *[Photo(f"lxqt/{stem}", LXQT, f, box=LXQT_BOXES.get(stem)) for f in LXQT_WALLPAPERS for stem in [f.rsplit(".", 1)[0]]],
+    *_many(PALAPELI, "palapeli", PALAPELI_PUZZLES, "{}.jpg"),
+    *[Photo(f"tuxpaint/{s}", TUXPAINT, f"templates/{s}.jpg", box=TUXPAINT_BOXES.get(s)) for s in TUXPAINT_TEMPLATES],
+    # the two starters' backgrounds: whole photographs (the foreground overlays are cut-outs of them)
+    Photo("tuxpaint/reef", TUXPAINT, "starters/reef-back.png", licence="public domain (NOAA)"),
+    Photo("tuxpaint/skyline-sf-dusk", TUXPAINT, "starters/skyline-sf-dusk-back.jpeg", licence="public domain (NOAA)"),
+    *[Photo(f"gimp-help/{name}", GIMP_HELP, path) for name, path in GIMP_HELP_PHOTOS],
+    *_many(KALZIUM, "kalzium", KALZIUM_TOOLS, "{}.jpg"),
+    Photo("qt/niagara_falls", QT_QUICK, "customitems/scrollbar/pics/niagara_falls.jpg"),
+    Photo("qt/backgroundLeaves", QT_QUICK, "particles/images/backgroundLeaves.jpg"),
+    Photo("qt/fruit-salad", QT_QUICK, "views/listview/content/pics/fruit-salad.jpg"),
+    Photo("qt/hamburger", QT_QUICK, "views/listview/content/pics/hamburger.jpg"),
+    Photo("qt/leaves", QT_MULTIMEDIA, "video/qmlvideo/images/leaves.jpg"),
+    *[
+        Photo(f"stellarium/{tile}", STELLARIUM, f"{pano}/{tile}.png", group=f"stellarium/{pano}", box=box)
+        for pano, tile, box in STELLARIUM_TILES
+    ],
 )

@@ -1,8 +1,8 @@
 """``photos-wide``: crops of every colour photograph in :data:`~vqlab.data.corpus.CATALOGUE` that is installed.
 
 Three splits of **whole photographs**: ``test`` is the ``photos`` test set (astronaut, coffee, flower), ``val``
-is the hand-picked :data:`VAL_PHOTOS` (diverse in content and colour, about a fifth of the catalogue), and
-``train`` is everything else. A photo's split is decided on the full catalogue, so installing or removing a
+is :data:`VAL_PHOTOS` (13 picked by hand for spread in content and colour, the rest picked by rule per source:
+about a fifth of the catalogue), and ``train`` is everything else. A photo's split is decided on the full catalogue, so installing or removing a
 package never moves another photo between splits; photos of one scene (a stereo pair) share a split.
 
 Recipe per photograph: shrink so that no side exceeds :data:`MAX_SIDE` (scaled with the crop size), then the
@@ -33,7 +33,7 @@ import torch
 
 from vqlab.data import photos as base_photos
 from vqlab.data.base import ImageDataset, cache_root, check_image_size, write_atomic_npy
-from vqlab.data.corpus import CATALOGUE, Photo, Source, package_version
+from vqlab.data.corpus import CATALOGUE, SURVEY_SOURCES, Photo, Source, package_version
 from vqlab.errors import VQLabError
 from vqlab.fileio import atomic_write_json
 
@@ -51,6 +51,7 @@ __all__ = [
     "build_wide_arrays",
     "cache_key",
     "cache_paths",
+    "every_fifth_scene",
     "load_photos_wide",
     "select_photos",
 ]
@@ -66,6 +67,17 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 INSTALL_HINT = "experiments/install_corpus.sh"
 
 TEST_PHOTOS: tuple[str, ...] = base_photos.TEST_PHOTOS
+
+
+def every_fifth_scene(photos: Sequence[Photo]) -> list[str]:
+    """The names of every fifth scene's photos, from the third scene on, in order; a scene is a ``group`` (counted
+    once, however many photos it has) or a photo without one. Used to pick validation photos by rule."""
+    scenes: dict[str, list[str]] = {}
+    for photo in photos:
+        scenes.setdefault(photo.group or photo.name, []).append(photo.name)
+    return [name for names in list(scenes.values())[2::5] for name in names]
+
+
 VAL_PHOTOS: tuple[str, ...] = (
     "chelsea",  # cat; the one validation photo a bare install (scikit-image) always has
     "luispedro",  # face
@@ -87,6 +99,9 @@ VAL_PHOTOS: tuple[str, ...] = (
         for group in ("erase", "monuments", "animals", "farm", "music", "categorization")
         for name in [p.name for p in CATALOGUE if p.name.startswith(f"gcompris/{group}/")][2::5]
     ),
+    # the package survey's sources (added later, 143 photos): every fifth scene of each source in catalogue
+    # order, from the third on (a group of shots or tiles of one scene counts once and validates whole)
+    *(name for source in SURVEY_SOURCES for name in every_fifth_scene([p for p in CATALOGUE if p.source is source])),
 )
 
 
