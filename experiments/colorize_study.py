@@ -18,9 +18,9 @@ Stages, in order:
             like the others: the page reports the chosen variant on both seeds (one seed's lead may be luck)
   corpus    the shipped recipe (--weight-decay 1) with each likelihood (mse, chroma-bins) at 3000 and 10000 steps,
             trained on photos-wide as installed now (ROOT/corpus; ROOT/corpus/corpus.json records the photos and
-            crops it had): with the GCompris photographs (gcompris-qt-data) the training crops grow from 88,978
-            (46 photographs) to 316,698 (223) and the validation photos from 13 to 59 (the measurement of every
-            run uses today's validation photos); the test photos stay the same
+            crops it had). When it ran (2026-12-01) that was photos-wide with the GCompris photographs: the training
+            crops grew from 88,978 (46 photographs) to 316,698 (223) and the validation photos from 13 to 59
+            (every run is measured on the 59 + 3 photos pinned in the archive); the test photos stay the same
   measure   every finished run's best checkpoint (chosen on the validation crops' PSNR during training) on whole
             photographs: the validation photos shrunk to VAL_SIDE px on the longer side and the test photos
             (astronaut, coffee, flower) at full size, each colorized with vqlab.load(run, checkpoint="best"),
