@@ -21,6 +21,11 @@ Stages, in order:
             crops it had). When it ran (2026-12-01) that was photos-wide with the GCompris photographs: the training
             crops grew from 88,978 (46 photographs) to 316,698 (223) and the validation photos from 13 to 59
             (every run is measured on the 59 + 3 photos pinned in the archive); the test photos stay the same
+  corpus2   the corpus stage again, at 10000 steps, with seeds 0 and 1 (ROOT/corpus2; its corpus.json records the
+            data), on photos-wide with the nine survey packages too (docs/data.md; 334 training photographs when
+            it ran, 2026-12-01): the measured variant's seed-1 run is its confirmation, so the page's rule (two
+            seeds before a recipe is shipped) is met within the stage. The pinned 59 validation photos are still
+            validation photos there (a source's validation photos keep their split as the corpus grows)
   measure   every finished run's best checkpoint (chosen on the validation crops' PSNR during training) on whole
             photographs: the validation photos shrunk to VAL_SIDE px on the longer side and the test photos
             (astronaut, coffee, flower) at full size, each colorized with vqlab.load(run, checkpoint="best"),
@@ -86,6 +91,10 @@ HEADS_WEIGHT_DECAY = "0,1"
 # The corpus stage: the shipped recipe's weight decay, both likelihoods, two budgets (more data may use more steps).
 CORPUS_FLAGS = ["--weight-decay", "1", "--likelihood", "mse,chroma-bins", "--steps", "3000,10000"]
 CORPUS_PREFIX = "corpus: "
+# The corpus2 stage: the corpus stage's 10000-step runs on the bigger corpus, two seeds each.
+CORPUS2_FLAGS = ["--weight-decay", "1", "--likelihood", "mse,chroma-bins", "--steps", "10000", "--seed", "0,1"]
+CORPUS2_PREFIX = "corpus2: "
+TOY_CORPUS2_FLAGS = ["--weight-decay", "1", "--likelihood", "mse", "--seed", "0,1"]
 TOY_CORPUS_FLAGS = ["--weight-decay", "1", "--likelihood", "mse,chroma-bins"]
 HELP_DB = 0.1
 VAL_SIDE = 512
@@ -481,7 +490,7 @@ def label_flags(label: str, root: Path) -> list[str]:
     weight-decay=1" -> [--likelihood, chroma-bins, --weight-decay, 1]; the combined run's from ROOT's plan."""
     if label == "baseline":
         return []
-    label = label.removeprefix(CORPUS_PREFIX)
+    label = label.removeprefix(CORPUS_PREFIX).removeprefix(CORPUS2_PREFIX)
     if label == "combined":
         rule = json.loads((root / "combined-plan.json").read_text())
         return [*rule["flags"], *(["--chroma-shrink", "true"] if rule["shrink"] else [])]
@@ -533,7 +542,7 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
     runs: dict[str, dict[str, Any]] = {}
     missing = 0
     confirm = sorted(p.parent for p in (root / "confirm").glob("*/sweep.json"))
-    for stage in ("choices", "seeds", "heads", "combined", "corpus", *confirm):
+    for stage in ("choices", "seeds", "heads", "combined", "corpus", "corpus2", *confirm):
         sweep_dir = stage if isinstance(stage, Path) else root / stage
         done, left = finished_runs(sweep_dir)
         missing += left
@@ -549,12 +558,15 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
 
                 decay = read_config(run_dir)[0].train.weight_decay
                 label = "likelihood=chroma-bins" + (f", weight-decay={decay:g}" if decay else "")
-            elif stage == "corpus":
+            elif stage in ("corpus", "corpus2"):
                 from vqlab.train.run import read_config
 
                 cfg = read_config(run_dir)[0]
-                label = (f"{CORPUS_PREFIX}likelihood={cfg.model.likelihood}, weight-decay={cfg.train.weight_decay:g}, "
+                prefix = CORPUS_PREFIX if stage == "corpus" else CORPUS2_PREFIX
+                label = (f"{prefix}likelihood={cfg.model.likelihood}, weight-decay={cfg.train.weight_decay:g}, "
                          f"steps={cfg.train.steps}")
+                if cfg.train.seed:  # corpus2's other seeds: confirmation runs of their seed-0 run's label
+                    label = f"confirm {label_slug(label)} s{cfg.train.seed}"
             else:
                 label = f"baseline seed {run_dir.name.lstrip('s')}" if stage == "seeds" else "combined"
             measured = measure_run(run_dir, photos)
@@ -573,7 +585,7 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=Path("studies/colorize"), help="folder of the sweeps")
-    p.add_argument("--stages", default="choices,seeds,heads,corpus,measure,combined,confirm,page")
+    p.add_argument("--stages", default="choices,seeds,heads,corpus,corpus2,measure,combined,confirm,page")
     p.add_argument("--seeds", type=int, default=3, help="baseline seeds (the first is trained in 'choices')")
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once by each sweep, one thread each (1)")
     p.add_argument("--max-minutes", type=float, default=120.0,
@@ -588,7 +600,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--toy needs --toy-data folder:PATH")
     args.archive = (args.archive or (args.root / "archive" if args.toy else ARCHIVE)).resolve()
     stages = args.stages.split(",")
-    unknown = set(stages) - {"choices", "seeds", "heads", "corpus", "measure", "combined", "confirm", "page"}
+    unknown = set(stages) - {"choices", "seeds", "heads", "corpus", "corpus2", "measure", "combined", "confirm",
+                             "page"}
     if unknown:
         p.error(f"unknown stages: {', '.join(sorted(unknown))}")
     base = base_args(args)
@@ -605,6 +618,9 @@ def main(argv: list[str] | None = None) -> int:
     if "corpus" in stages:
         record_corpus(args.root / "corpus", args)
         sweep(args.root / "corpus", [*base, *(TOY_CORPUS_FLAGS if args.toy else CORPUS_FLAGS)], args.archive)
+    if "corpus2" in stages:
+        record_corpus(args.root / "corpus2", args)
+        sweep(args.root / "corpus2", [*base, *(TOY_CORPUS2_FLAGS if args.toy else CORPUS2_FLAGS)], args.archive)
     if "measure" in stages or "combined" in stages:
         found = collect(args.root, args)
         log(f"measured {len(found['runs'])} runs ({found['missing']} planned runs not finished)")
@@ -628,10 +644,13 @@ def main(argv: list[str] | None = None) -> int:
             log("confirm: nothing measured yet")
         else:
             label, variant = pick
-            log(f"confirm: the chosen recipe is {label} ({variant}); training it with seed 1")
-            sweep(args.root / "confirm" / label_slug(label), [*base, *label_flags(label, args.root), "--seed", "1"],
-                  args.archive)
-            collect(args.root, args)
+            if any(lab.startswith(f"confirm {label_slug(label)} ") for lab in found["runs"]):
+                log(f"confirm: the chosen recipe {label} ({variant}) has its seed-1 run already")
+            else:
+                log(f"confirm: the chosen recipe is {label} ({variant}); training it with seed 1")
+                sweep(args.root / "confirm" / label_slug(label),
+                      [*base, *label_flags(label, args.root), "--seed", "1"], args.archive)
+                collect(args.root, args)
     if "page" in stages:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from colorize_page import write_page
