@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from colorize_study import (
     ARCHIVE,
     AXES,
+    CORPUS2_PREFIX,
     GOALS,
     HELP_DB,
     PIN_FILE,
@@ -103,6 +104,34 @@ def confirmation(runs: dict[str, dict[str, Any]], label: str, variant: str) -> l
         if lab.startswith(prefix) and variant in runs[lab]:
             out.append({"seed": int(lab[len(prefix):].lstrip("s")), **runs[lab][variant]})
     return out
+
+
+def two_seed_lines(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """The stage corpus2's table: every measured variant of each of its settings on seeds 0 and 1, and their mean
+    (a setting's seed-1 run is labelled as the confirmation of its seed-0 label)."""
+    labels = sorted(lab for lab in runs if lab.startswith(CORPUS2_PREFIX))
+    if not labels:
+        return []
+    lines = ["## Two seeds on the bigger corpus (stage `corpus2`)", "",
+             ("Each setting of the stage `corpus2` trained with seeds 0 and 1 on the same data; per measured variant "
+              "the two seeds and their mean (the worst photo: the worse of the two)."), "",
+             ("| variant | chroma gain s (seed 0 / 1) | val mean gain (dB), seed 0 / 1 | mean | worst photo (dB) | "
+              "colourfulness (mean) | test mean gain (dB, mean) |"), "|---|---|---|---|---|---|---|"]
+    for label in labels:
+        for variant in sorted(runs[label]["measured"]["variants"], key=variant_order):
+            seeds = confirmation(runs, label, variant)
+            if len(seeds) < 2:
+                continue
+            other = runs[f"confirm {label_slug(label)} s{seeds[1]['seed']}"]
+            scales = [runs[label]["measured"]["variants"][variant]["chroma_scale"],
+                      other["measured"]["variants"][variant]["chroma_scale"]]
+            m = mean_summary(seeds)
+            lines.append(f"| {describe(label, variant, scales[0], runs[label]).split(' + ')[0].split(' (--')[0]}"
+                         f"{' + chroma shrinkage' if 'shrink' in variant else ''} | "
+                         f"{scales[0]:.2f} / {scales[1]:.2f} | {_f(seeds[0]['val_mean_gain'])} / "
+                         f"{_f(seeds[1]['val_mean_gain'])} | {_f(m['val_mean_gain'])} | {_f(m['worst']['gain'])} "
+                         f"({m['worst']['photo']}) | {m['colour_ratio']:.0%} | {_f(m['test_mean_gain'])} |")
+    return [*lines, ""]
 
 
 def mean_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -239,13 +268,15 @@ def corpus_text(root: Path, data: str, n_val: int, n_test: int) -> str:
     old = EARLIER_CORPUS
     text = (f"the stages `choices` to `confirm` on {old['train']} training photographs ({old['train_crops']:,} crops) "
             f"with {old['val']} validation photos, as photos-wide was before its GCompris source")
-    record = root / "corpus" / "corpus.json"
-    if record.is_file():
-        blob = json.loads(record.read_text())
-        photos = blob.get("photos", {})
-        text += (f"; the stage `corpus` on {len(photos.get('train', []))} training photographs "
-                 f"({blob['crops']['train']:,} crops) with {len(photos.get('val', []))} validation photos, with the "
-                 "GCompris photographs (docs/data.md)")
+    for stage, what in (("corpus", "with the GCompris photographs"),
+                        ("corpus2", "with GCompris and the nine packages of the survey")):
+        record = root / stage / "corpus.json"
+        if record.is_file():
+            blob = json.loads(record.read_text())
+            photos = blob.get("photos", {})
+            text += (f"; the stage `{stage}` on {len(photos.get('train', []))} training photographs "
+                     f"({blob['crops']['train']:,} crops) with {len(photos.get('val', []))} validation photos, "
+                     f"{what} (docs/data.md)")
     return (text + f". Every run is measured on the same {n_val} validation and {n_test} test photographs (pinned in "
             f"the study's archive, `{PIN_FILE}`); the {n_val - old['val']} validation photos added with GCompris are "
             "new to the earlier runs too")
@@ -321,6 +352,7 @@ def write_page(args: argparse.Namespace, study_seconds: float | None = None) -> 
         else:
             page += ["Not confirmed with a second seed yet.", ""]
         page += shipped_lines(root, photos)
+        page += two_seed_lines(runs)
         page += ["## One change at a time", "",
                  ("| variant | steps | best step | training (min) | val mean gain (dB) | worst val photo (dB) | "
                  "colourfulness | test mean gain (dB) |"), "|---|---|---|---|---|---|---|---|"]
@@ -369,15 +401,16 @@ def write_page(args: argparse.Namespace, study_seconds: float | None = None) -> 
                      f"![gray, colorized, true]({fig.relative_to(docs).as_posix()})", ""]
     page += ["## Commands and time", "", "```bash",
              "OMP_NUM_THREADS=1 python experiments/colorize_study.py --root " + str(root)]
-    for stage in ("choices", "seeds", "heads", "combined", "corpus", *sorted(p.relative_to(root).as_posix()
-                                                                    for p in (root / "confirm").glob("*"))):
+    for stage in ("choices", "seeds", "heads", "combined", "corpus", "corpus2",
+                  *sorted(p.relative_to(root).as_posix() for p in (root / "confirm").glob("*"))):
         cmd = root / stage / "command.txt"
         if cmd.is_file():
             page.append("# " + stage + ": " + cmd.read_text().strip())
     page += ["```", ""]
     walls = {}
     for lab, info in runs.items():
-        stage = "confirm" if lab.startswith("confirm ") else Path(info["run_dir"]).parents[1].name
+        parents = Path(info["run_dir"]).parents
+        stage = "confirm" if parents[2].name == "confirm" else parents[1].name
         walls[stage] = walls.get(stage, 0.0) + run_facts(Path(info["run_dir"]))["wall_min"]
     measure_min = sum(info["measured"]["seconds"] for info in runs.values()) / 60
     page.append("Training wall time: " + (", ".join(f"{k} {v:.1f} min" for k, v in walls.items()) or "none")

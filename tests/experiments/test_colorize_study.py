@@ -73,6 +73,9 @@ def test_chosen_variant_and_its_flags(tmp_path):
     corpus = "corpus: likelihood=mse, weight-decay=1, steps=10000"
     assert study.label_flags(corpus, tmp_path) == ["--likelihood", "mse", "--weight-decay", "1", "--steps", "10000"]
     assert study.label_slug(corpus) == "corpus-likelihood_mse-weight-decay_1-steps_10000"
+    corpus2 = "corpus2: likelihood=chroma-bins, weight-decay=1, steps=10000"
+    assert study.label_flags(corpus2, tmp_path) == ["--likelihood", "chroma-bins", "--weight-decay", "1", "--steps",
+                                                    "10000"]
 
 
 def test_each_choice_run_is_labelled_by_the_one_option_it_changed(tmp_path):
@@ -113,8 +116,8 @@ def test_study_and_page_at_toy_size(tmp_path):
     args = ["--root", "studies", "--toy", "--toy-data", f"folder:{data}", "--docs", str(docs), "--seeds", "2"]
     proc = _run(str(ROOT / "experiments" / "colorize_study.py"), *args, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    # 4 choices, 1 more seed, 2 heads, 2 corpus
-    assert "measured 9 runs (0 planned runs not finished)" in proc.stdout
+    # 4 choices, 1 more seed, 2 heads, 2 corpus, 2 corpus2 (seeds 0 and 1)
+    assert "measured 11 runs (0 planned runs not finished)" in proc.stdout
     page = (docs / "colorize.md").read_text()
     assert "**Toy run**" in page and "| goal (from the issue) |" in page
     for label in ("| baseline |", "| hflip true |", "| random-crop 0.5 |", "| h=8 |", "| baseline seed 1 |",
@@ -129,7 +132,12 @@ def test_study_and_page_at_toy_size(tmp_path):
     assert "The colorizer shipped with vqlab" in page
     record = json.loads((root / "corpus" / "corpus.json").read_text())
     assert record["crops"] == {"train": 24, "val": 4, "test": 3} and record["data"].startswith("folder:")
-    assert "# corpus: " in page
+    assert "# corpus: " in page and "# corpus2: " in page
+    # corpus2: seed 1 is the confirmation of the seed-0 label, and the stage's table shows both seeds
+    assert json.loads((root / "corpus2" / "corpus.json").read_text())["crops"]["train"] == 24
+    assert "## Two seeds on the bigger corpus (stage `corpus2`)" in page
+    assert "| corpus2: likelihood mse, weight-decay 1, steps=8 | " in page
+    assert "| corpus2: likelihood mse, weight-decay 1, steps=8 + chroma shrinkage | " in page
     plan = json.loads((root / "combined-plan.json").read_text())
     assert set(plan) == {"flags", "shrink", "margin", "baseline", "reasons"}
     measured = json.loads((root / "choices" / "runs").glob("*-s0").__next__().joinpath("photos.json").read_text())
@@ -137,11 +145,15 @@ def test_study_and_page_at_toy_size(tmp_path):
     heads = json.loads(next((root / "heads" / "runs").glob("*weight-decay_0-*")).joinpath("photos.json").read_text())
     assert set(heads["variants"]) == {"trained", "shrink", "T=1", "T=1 shrink", "T=0.6", "T=0.6 shrink", "T=0.2",
                                       "T=0.2 shrink"}
-    # The chosen recipe trained again with seed 1 and reported on both seeds.
+    # The chosen recipe trained again with seed 1 and reported on both seeds; a corpus2 recipe has its seed 1.
     confirm = list((root / "confirm").glob("*/runs/s1"))
-    assert len(confirm) == 1 and "confirm: the chosen recipe is" in proc.stdout
+    if "has its seed-1 run already" in proc.stdout:
+        assert not confirm and "## Result: corpus2: " in page
+    else:
+        assert len(confirm) == 1 and "confirm: the chosen recipe is" in proc.stdout
     assert "| goal (from the issue) | target | chosen recipe, seed 0 | met | mean over 2 seeds | met |" in page
-    assert "| seed | chroma gain s |" in page and "\n| 1 | " in page and "# confirm/" in page
+    assert "| seed | chroma gain s |" in page and "\n| 1 | " in page
+    assert "# confirm/" in page or "## Result: corpus2: " in page
     rows = [line.split(" |")[0] for line in page.splitlines() if line.startswith("| likelihood chroma-bins, T=")]
     assert [r.split("T=")[1].split(" ")[0] for r in rows] == ["0.38", "0.38", "1", "1", "0.6", "0.6", "0.2", "0.2"]
     assert heads["variants"]["T=1"]["chroma_scale"] == 1.0 and 0 <= heads["variants"]["T=1 shrink"]["chroma_scale"] <= 1
@@ -155,7 +167,7 @@ def test_study_and_page_at_toy_size(tmp_path):
     # comes back with the same tables, and the study trains nothing the archive has.
     archive = root / "archive"
     assert sorted(p.relative_to(archive).as_posix() for p in archive.glob("**/runs.jsonl")) == [
-        f"{s}/runs.jsonl" for s in sorted(["choices", "seeds", "heads", "combined", "corpus",
+        f"{s}/runs.jsonl" for s in sorted(["choices", "seeds", "heads", "combined", "corpus", "corpus2",
                                            *(f"confirm/{p.name}" for p in (root / "confirm").glob("*"))])
         if (archive / s).is_dir()]
     records = [json.loads(line) for line in (archive / "heads" / "runs.jsonl").read_text().splitlines()]
