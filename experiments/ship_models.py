@@ -128,6 +128,29 @@ def pack(run_dir: Path, name: str, command: str, description: str, checkpoint: s
     return card
 
 
+def whole_photo_card(measured: Path, variant: str) -> dict:
+    """The card's ``whole_photos`` section from a colorize study measurement (RUN/photos.json of
+    experiments/colorize_study.py): one variant's gain over gray per photo, its means and its colourfulness."""
+    blob = json.loads(measured.read_text())
+    if variant not in blob.get("variants", {}):
+        raise SystemExit(f"error: {measured} has no variant {variant!r} (it has: {', '.join(blob.get('variants', {}))})")
+    photos = blob["variants"][variant]["photos"]
+    val = [p for p in photos if p["split"] == "val"]
+    test = [p for p in photos if p["split"] == "test"]
+    worst = min(photos, key=lambda p: p["gain"])
+    return {"whole_photos": {
+        "source": "experiments/colorize_study.py (docs/colorize.md)",
+        "checkpoint": f"best (step {blob['best']['step']}, chosen on validation PSNR)",
+        "variant": variant,
+        "validation_photos": len(val), "test_photos": len(test),
+        "validation_mean_gain_db": round(sum(p["gain"] for p in val) / len(val), 3),
+        "test_mean_gain_db": round(sum(p["gain"] for p in test) / len(test), 3) if test else None,
+        "worst_photo": {"photo": worst["photo"], "gain_db": round(worst["gain"], 3)},
+        "colourfulness_share": round(sum(p["colorfulness"] for p in val) / sum(p["colorfulness_target"] for p in val), 3),
+        "colourfulness_share_of": "the validation photos",
+        "gain_db_per_photo": {p["photo"]: round(p["gain"], 3) for p in photos}}}
+
+
 def rebuild(root: Path, replace: bool) -> int:
     """Train every recipe from scratch into ROOT/NAME (resumable) and compare it with the shipped card on the same
     test images; with ``replace`` pack it over the shipped model."""
@@ -164,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--chroma-temperature", type=float, default=None,
                    help="chroma-bins colorizers: ship with this temperature of the annealed mean")
     a.add_argument("--card-extra", type=Path, default=None, help="JSON file of more fields for the card")
+    a.add_argument("--whole-photos", type=Path, default=None,
+                   help="colorizers: the colorize study's RUN/photos.json, summarised on the card")
+    a.add_argument("--variant", default="shrink", help="with --whole-photos: the measured variant shipped (shrink)")
     b = sub.add_parser("rebuild")
     b.add_argument("--root", type=Path, default=Path("ship-build"))
     b.add_argument("--replace", action="store_true", help="pack the rebuilt models over the shipped ones")
@@ -172,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         train_args, prior_args, description = RECIPES.get(args.name, ([], None, ""))
         command = args.command or ("vqlab train --out RUN " + " ".join(train_args)
                                    + (f" && vqlab prior RUN {' '.join(prior_args)}" if prior_args else ""))
-        extra = json.loads(args.card_extra.read_text()) if args.card_extra else None
+        extra = json.loads(args.card_extra.read_text()) if args.card_extra else {}
+        if args.whole_photos:
+            extra.update(whole_photo_card(args.whole_photos, args.variant))
         pack(args.run, args.name, command, args.description or description, args.checkpoint, args.chroma_scale,
              extra, args.chroma_temperature)
         return 0
