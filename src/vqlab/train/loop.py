@@ -133,7 +133,12 @@ def train(cfg: cfgmod.Config, run_dir: str | Path, *, resume: bool = False, prog
                                      f"{ctx.world_size} processes")
 
             check_together(ctx, prepare)  # every rank fails together (no rank left waiting in a collective)
-            return _train(cfg, run_dir, resume, progress, ctx)
+            result = _train(cfg, run_dir, resume, progress, ctx)
+            # Every rank done (rank 0's last writes included) before any leaves the group: a rank that tears gloo
+            # down while another still talks to it can abort at exit ("terminate called without an active
+            # exception"). Only on success: after an error a rank may be gone, and a barrier would wait for it.
+            barrier(ctx)
+            return result
     finally:
         shutdown(ctx)
 
