@@ -15,7 +15,9 @@ Stages, in order:
             annealed mean, Zhang et al. 2016) on the baseline recipe and on the shipped one (--weight-decay 1),
             one sweep (ROOT/heads); measured like the others, and at several temperatures of the annealed mean
   confirm   the chosen recipe's run trained again with seed 1 (ROOT/confirm/SLUG, SLUG naming its changes), measured
-            like the others: the page reports the chosen variant on both seeds (one seed's lead may be luck)
+            like the others: the page reports the chosen variant on both seeds (one seed's lead may be luck); a
+            recipe of the corpus stage trains on that stage's photos (--data-root ROOT/corpus/corpus.json, a
+            photo list: the corpus as it was, whatever has been installed since)
   corpus    the shipped recipe (--weight-decay 1) with each likelihood (mse, chroma-bins) at 3000 and 10000 steps,
             trained on photos-wide as installed now (ROOT/corpus; ROOT/corpus/corpus.json records the photos and
             crops it had). When it ran (2026-12-01) that was photos-wide with the GCompris photographs: the training
@@ -490,6 +492,9 @@ def label_flags(label: str, root: Path) -> list[str]:
     weight-decay=1" -> [--likelihood, chroma-bins, --weight-decay, 1]; the combined run's from ROOT's plan."""
     if label == "baseline":
         return []
+    # A corpus-stage recipe trains on the photos that stage had (its corpus.json as a photo list), whatever is
+    # installed now.
+    pinned = ["--data-root", str((root / "corpus" / "corpus.json").resolve())] if label.startswith(CORPUS_PREFIX) else []
     label = label.removeprefix(CORPUS_PREFIX).removeprefix(CORPUS2_PREFIX)
     if label == "combined":
         rule = json.loads((root / "combined-plan.json").read_text())
@@ -498,7 +503,7 @@ def label_flags(label: str, root: Path) -> list[str]:
     for part in label.split(", "):
         axis, value = part.split("=", 1)
         flags += [f"--{axis}", value]
-    return flags
+    return flags + pinned
 
 
 def label_slug(label: str) -> str:

@@ -151,7 +151,8 @@ class DataConfig:
         "colorize target: auto (default: ycbcr with --likelihood mse, else rgb), ycbcr or lab (predict the "
         "colour, keep the input's luma or lightness), rgb (predict all three channels)"))
     image_size: int | None = option(None, "--image-size", "resize images to this size (a multiple of 4, at least 8)")
-    root: str | None = option(None, "--data-root", "folder of cifar10 / mnist / fashion-mnist files")
+    root: str | None = option(None, "--data-root", "folder of cifar10 / mnist / fashion-mnist files; for "
+                               "photos-wide a photo list file (JSON) that pins its photos")
     download: bool = option(False, "--download", "download CIFAR-10 if missing", resumable=True)
     # Mirror a random half of each training batch left-right (seeded by step: resumable, DDP-exact).
     hflip: bool = option(False, "--hflip", "mirror a random half of each training batch left-right")

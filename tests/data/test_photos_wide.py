@@ -192,6 +192,40 @@ def test_cache_is_rebuilt_when_the_photo_list_changes(fake: dict) -> None:
     assert len(list((fake["cache"] / "photos-wide").glob("*-meta.json"))) == 2
 
 
+def test_a_photo_list_pins_the_corpus(fake: dict, tmp_path: Path) -> None:
+    """--data-root LIST.json: only the listed photos, whatever else is installed; the crops of a photo are the
+    same as in the full corpus; a listed photo that is missing or in another split is a one-line error."""
+    full = _quiet_load(image_size=16, cache_dir=fake["cache"])
+    listing = tmp_path / "corpus.json"  # the colorize study's record: the lists under "photos"
+    listing.write_text(json.dumps({"data": "photos-wide", "photos": {"train": ["a1", "a2"], "val": ["v1"],
+                                                                     "test": ["t1", "t2"]}}))
+    pinned = W.load_photos_wide(root=listing, image_size=16, cache_dir=fake["cache"])
+    assert torch.equal(pinned.val, full.val) and torch.equal(pinned.test, full.test)
+    sel = W.select_photos()
+    own = [P.crop_photo(p.load(W._max_side(16)), 16, 8, scales=W.SCALES, max_per_scale=W.MAX_CROPS_PER_SCALE,
+                        max_per_photo=W.MAX_CROPS_PER_PHOTO) for p in sel.photos if p.name in ("a1", "a2")]
+    assert torch.equal(pinned.train, torch.from_numpy(np.concatenate(own)))
+    assert len(pinned.train) < len(full.train)  # the pair and b1 are left out
+    # a plain {"train": ..., "val": ..., "test": ...} works the same, through the registry
+    from vqlab.data import load_dataset
+
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps({"train": ["a1", "a2"], "val": ["v1"], "test": ["t1", "t2"]}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the uninstalled sources are not listed: no warning
+        again = load_dataset("photos-wide", root=str(plain), image_size=16, cache_dir=fake["cache"])
+    assert torch.equal(again.train, pinned.train)
+    for blob, message in (({"train": ["gone2"], "val": [], "test": []}, "not installed"),
+                          ({"train": ["v1"], "val": [], "test": []}, "v1 \\(train there, val here\\)"),
+                          ({"train": ["a1"]}, "needs lists of names"),
+                          ("{broken", "cannot read the photo list")):
+        listing.write_text(blob if isinstance(blob, str) else json.dumps(blob))
+        with pytest.raises(VQLabError, match=message):
+            W.load_photos_wide(root=listing, image_size=16, cache_dir=fake["cache"])
+    with pytest.raises(VQLabError, match="cannot read the photo list"):
+        W.load_photos_wide(root=tmp_path / "nope.json", image_size=16, cache_dir=fake["cache"])
+
+
 @pytest.mark.parametrize("damage", ["meta", "array", "count"])
 def test_damaged_cache_is_rebuilt(fake: dict, damage: str) -> None:
     ds = _quiet_load(image_size=16, cache_dir=fake["cache"])

@@ -71,7 +71,8 @@ def test_chosen_variant_and_its_flags(tmp_path):
     assert study.label_slug("likelihood=chroma-bins, weight-decay=1") == "likelihood_chroma-bins-weight-decay_1"
     assert study.chosen_variant({}) is None
     corpus = "corpus: likelihood=mse, weight-decay=1, steps=10000"
-    assert study.label_flags(corpus, tmp_path) == ["--likelihood", "mse", "--weight-decay", "1", "--steps", "10000"]
+    assert study.label_flags(corpus, tmp_path) == ["--likelihood", "mse", "--weight-decay", "1", "--steps", "10000",
+                                                   "--data-root", str((tmp_path / "corpus" / "corpus.json").resolve())]
     assert study.label_slug(corpus) == "corpus-likelihood_mse-weight-decay_1-steps_10000"
     corpus2 = "corpus2: likelihood=chroma-bins, weight-decay=1, steps=10000"
     assert study.label_flags(corpus2, tmp_path) == ["--likelihood", "chroma-bins", "--weight-decay", "1", "--steps",

@@ -16,6 +16,12 @@ The cache files (uint8 ``.npy`` per split and a ``-meta.json``) are named by a k
 photos used (name, split, file size), and the metadata lists every photo used, its package, version, licence,
 split and crop count, and the sources that were missing: two machines with different packages get different
 caches and can tell why.
+
+A **photo list** pins the corpus (``--data photos-wide --data-root LIST.json``): a JSON file naming the photos
+of each split, ``{"train": [...], "val": [...], "test": [...]}`` or the same under a ``"photos"`` key (the
+colorize study's ``corpus.json``). Only those photos are used, so a run can be repeated on the corpus an earlier
+run had after more packages were installed; a listed photo that is not installed, or whose split is not the
+listed one, is an error.
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ __all__ = [
     "cache_paths",
     "every_fifth_scene",
     "load_photos_wide",
+    "read_photo_list",
+    "restrict_selection",
     "select_photos",
 ]
 
@@ -170,6 +178,36 @@ def select_photos(
     return Selection(tuple(present), {p.name: splits[p.name] for p in present}, skipped)
 
 
+def read_photo_list(path: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """The photo names per split of a photo list file (see the module notes); VQLabError when unreadable."""
+    try:
+        blob = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise VQLabError(f"photos-wide: cannot read the photo list {path}: {exc}") from None
+    if isinstance(blob, dict) and isinstance(blob.get("photos"), dict):
+        blob = blob["photos"]
+    if not isinstance(blob, dict) or not all(
+        isinstance(blob.get(split), list) and all(isinstance(n, str) for n in blob[split]) for split in SPLITS
+    ):
+        raise VQLabError(f"photos-wide: the photo list {path} needs lists of names under train, val and test")
+    return {split: list(blob[split]) for split in SPLITS}
+
+
+def restrict_selection(selection: Selection, listing: dict[str, list[str]], path: str = "the photo list") -> Selection:
+    """The photos of ``selection`` that ``listing`` names; every listed photo must be installed, in its split."""
+    wanted = {name: split for split in SPLITS for name in listing[split]}
+    missing = [n for n in wanted if n not in selection.splits]
+    if missing:
+        raise VQLabError(f"photos-wide: {len(missing)} photos of {path} are not installed or not in the catalogue: "
+                         f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} (see {INSTALL_HINT})")
+    moved = [f"{n} ({wanted[n]} there, {selection.splits[n]} here)" for n in wanted
+             if selection.splits[n] != wanted[n]]
+    if moved:
+        raise VQLabError(f"photos-wide: photos of {path} are in another split now: {', '.join(moved[:5])}")
+    photos = tuple(p for p in selection.photos if p.name in wanted)
+    return Selection(photos, {p.name: selection.splits[p.name] for p in photos}, ())
+
+
 def _max_side(image_size: int) -> int:
     return round(MAX_SIDE * image_size / NATIVE_SIZE)
 
@@ -248,13 +286,15 @@ def load_photos_wide(
     """The ``photos-wide`` dataset: uint8 crops ``(N, 3, S, S)`` in ``train``, ``val`` and ``test``.
 
     ``image_size=None`` means 32. Built on first use (a warning names any package that is not installed) and
-    cached under the user cache folder; see the module notes for the key and metadata. ``root`` and
-    ``download`` are accepted for a uniform loader signature and ignored. If the cache can't be written, a
-    warning is issued and the data is returned anyway.
+    cached under the user cache folder; see the module notes for the key and metadata. ``root``, when given, is
+    a photo list file (module notes): only its photos are used. ``download`` is accepted for a uniform loader
+    signature and ignored. If the cache can't be written, a warning is issued and the data is returned anyway.
     """
-    del root, download
+    del download
     size = check_image_size(image_size) or NATIVE_SIZE
     selection = select_photos()
+    if root is not None:
+        selection = restrict_selection(selection, read_photo_list(root), str(root))
     key = cache_key(selection, size)
     paths = cache_paths(size, key, cache_dir)
     arrays = _read_cache(paths, key, size)
