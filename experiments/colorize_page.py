@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from colorize_study import (
     ARCHIVE,
     AXES,
+    CALIBRATION,
     CORPUS2_PREFIX,
     GOALS,
     HELP_DB,
@@ -104,6 +105,50 @@ def confirmation(runs: dict[str, dict[str, Any]], label: str, variant: str) -> l
         if lab.startswith(prefix) and variant in runs[lab]:
             out.append({"seed": int(lab[len(prefix):].lstrip("s")), **runs[lab][variant]})
     return out
+
+
+def calibration_lines(root: Path, label: str) -> list[str]:
+    """The calibrate stage's section: the chosen recipe at each chroma gain on the whole photos (means over its
+    seeds) and, at the chosen gain, each seed measured exactly, with the goals."""
+    path = root / CALIBRATION
+    if not path.is_file():
+        return []
+    cal = json.loads(path.read_text())
+    if cal["label"] != label:
+        return [(f"The chroma gain calibration (`{CALIBRATION}`) was made for {cal['label']}, not for today's "
+                 "chosen recipe: run the stage `calibrate` again."), ""]
+    curves = list(cal["curves"].values())
+    n = len(curves)
+    lines = ["## The chroma gain chosen on whole photos (stage `calibrate`)", "",
+             ("The gain in the rows above is fitted on the validation *crops*, and the corpus leaves near-flat crops "
+              "out, so it weighs textured regions, where colour pays. On a whole photo the flat backgrounds take the "
+              "colour cast too. Here the chosen recipe's best checkpoint colorizes every photo once at gain 1, its "
+              "colour is scaled by each gain s (clipping aside), and the s with the highest validation mean gain "
+              f"averaged over its {n} seed(s) is chosen. Means over the seeds:"), "",
+             ("| gain s | val mean gain (dB) | val median gain (dB) | worst val photo (dB) | val photos below "
+              f"{GOALS['worst_gain']:+.1f} dB | colourfulness | test mean gain (dB) |"), "|---|---|---|---|---|---|---|"]
+    for i, scale in enumerate(cal["grid"]):
+        if round(scale * 20) % 2 and scale != cal["scale"]:
+            continue  # every 0.1, and the chosen gain
+        rows = [c[i] for c in curves]
+        worst = min((r["val_worst"] for r in rows if r["val_worst"]), key=lambda w: w["gain"], default=None)
+        mark = "**" if scale == cal["scale"] else ""
+        lines.append(f"| {mark}{scale:.2f}{mark} | {_f(statistics.fmean(r['val_mean_gain'] for r in rows))} | "
+                     f"{_f(statistics.fmean(r['val_median_gain'] for r in rows))} | "
+                     f"{_f(worst['gain']) + ' (' + worst['photo'] + ')' if worst else '–'} | "
+                     f"{statistics.fmean(r['val_below'] for r in rows):.1f} | "
+                     f"{statistics.fmean(r['colour_ratio'] for r in rows):.0%} | "
+                     f"{_f(statistics.fmean(r['test_mean_gain'] for r in rows))} |")
+    exact = [{"seed": int(seed), **e["summary"]} for seed, e in sorted(cal["exact"].items())]
+    lines += ["", (f"At s = {cal['scale']:.2f}, measured exactly (`vqlab.load(run, checkpoint=\"best\", "
+                   f"chroma_scale={cal['scale']:.2f})`):"), "",
+              "| seed | val mean gain (dB) | worst photo (dB) | colourfulness | test mean gain (dB) |",
+              "|---|---|---|---|---|"]
+    for e in exact:
+        lines.append(f"| {e['seed']} | {_f(e['val_mean_gain'])} | {_f(e['worst']['gain'])} ({e['worst']['photo']}) | "
+                     f"{e['colour_ratio']:.0%} | {_f(e['test_mean_gain'])} |")
+    lines += ["", *goal_lines(exact[0], mean_summary(exact) if len(exact) > 1 else None, len(exact)), ""]
+    return lines
 
 
 def two_seed_lines(runs: dict[str, dict[str, Any]]) -> list[str]:
@@ -351,6 +396,7 @@ def write_page(args: argparse.Namespace, study_seconds: float | None = None) -> 
             page.append("")
         else:
             page += ["Not confirmed with a second seed yet.", ""]
+        page += calibration_lines(root, label)
         page += shipped_lines(root, photos)
         page += two_seed_lines(runs)
         page += ["## One change at a time", "",

@@ -35,6 +35,13 @@ Stages, in order:
             cached in RUN/photos.json
   combined  one run (ROOT/combined) with every change that helped by the HELPS rule, with --chroma-shrink when
             shrinkage helped the baseline; none when nothing helped
+  calibrate the chosen recipe's chroma gain chosen on the whole validation photos (ROOT/calibration.json, archived):
+            the gain fitted on the validation crops during training weighs textured crops only (near-flat crops are
+            left out of the corpus), where colour pays; on whole photos, flat gray backgrounds take a colour cast
+            too. For each of the recipe's seeds the best checkpoint colorizes every photo once at gain 1, then
+            each gain of GAIN_GRID scales that colour (clipping aside); the gain with the highest validation mean
+            gain averaged over the seeds is chosen and measured exactly (vqlab.load(..., chroma_scale=s), cached
+            in RUN/photo-gain.json, the form experiments/ship_models.py pack --whole-photos reads)
   page      docs/colorize.md and docs/figures/colorize/ (experiments/colorize_page.py)
 
 The rules (printed on the page): a change *helps* when its mean gain over the gray baseline on the validation
@@ -121,6 +128,8 @@ FACTS_FILE = "facts.json"
 PIN_FILE = "measure-photos.json"  # ARCHIVE/PIN_FILE: the photos every run is measured on (see photo_sets)
 STAGE_FILES = ("sweep.json", "command.txt", "corpus.json")  # a stage's plan, command and data, archived with it
 COMBINED_PLAN = "combined-plan.json"
+CALIBRATION = "calibration.json"  # ROOT/ and ARCHIVE/: the calibrate stage's result
+GAIN_GRID = tuple(i / 20 for i in range(21))  # chroma gains tried by the calibrate stage: 0, 0.05, ..., 1
 
 
 def sweep(out: Path, args: list[str], archive: Path | None = None) -> None:
@@ -222,8 +231,9 @@ def restore_all(root: Path, archive: Path) -> None:
     """Restore every archived stage (and the combined run's plan) into ROOT where its runs have no folder."""
     for runs_file in sorted(archive.glob(f"**/{ARCHIVE_FILE}")):
         restore_stage(root / runs_file.parent.relative_to(archive), runs_file.parent)
-    if not (root / COMBINED_PLAN).is_file() and (archive / COMBINED_PLAN).is_file():
-        atomic_write_text(root / COMBINED_PLAN, (archive / COMBINED_PLAN).read_text())
+    for name in (COMBINED_PLAN, CALIBRATION):
+        if not (root / name).is_file() and (archive / name).is_file():
+            atomic_write_text(root / name, (archive / name).read_text())
 
 
 def base_args(args: argparse.Namespace) -> list[str]:
@@ -410,6 +420,100 @@ def measure_run(run_dir: Path, photos: dict[str, list]) -> dict[str, Any] | None
     return result
 
 
+def curve_row(photos: list[dict[str, Any]]) -> dict[str, Any]:
+    """One gain's summary for the calibration table: validation mean, median, worst and count below the goal's
+    worst-photo bound, colourfulness share, test mean."""
+    val = [p["gain"] for p in photos if p["split"] == "val"]
+    s = summarise(photos)
+    return {"val_mean_gain": s["val_mean_gain"], "val_median_gain": statistics.median(val) if val else math.nan,
+            "val_worst": {"photo": s["val_worst"]["photo"], "gain": s["val_worst"]["gain"]} if val else None,
+            "val_below": sum(g < GOALS["worst_gain"] for g in val), "colour_ratio": s["colour_ratio"],
+            "test_mean_gain": s["test_mean_gain"]}
+
+
+def gain_curve(run_dir: Path, photos: dict[str, list], temperature: float | None = None) -> list[dict[str, Any]]:
+    """The run's best checkpoint at every gain of GAIN_GRID: its colour at gain 1 scaled by the gain (the luma is
+    the photo's own), one :func:`curve_row` per gain; cached in RUN/gain-curve.json. ``temperature``: a chroma-bins
+    run's annealed mean at that temperature (None: its own)."""
+    import numpy as np
+    import torch
+
+    import vqlab
+    from vqlab.data.tasks import luminance, rgb_to_chroma, ycbcr_to_rgb
+    from vqlab.eval.colorize import photo_scores
+    from vqlab.train.checkpoint import find_checkpoint, read_state
+
+    key = {"version": MEASURE_VERSION, "best_step": read_state(find_checkpoint(run_dir, "best"))["step"],
+           "photos": {split: [name for name, _ in items] for split, items in photos.items()},
+           "grid": list(GAIN_GRID), "temperature": temperature}
+    cache = run_dir / "gain-curve.json"
+    try:
+        cached = json.loads(cache.read_text())
+        if cached.get("key") == key:
+            return cached["curve"]
+    except (OSError, json.JSONDecodeError):
+        pass
+    model = vqlab.load(run_dir, checkpoint="best", chroma_scale=1.0, chroma_temperature=temperature)
+    per: dict[float, list[dict[str, Any]]] = {g: [] for g in GAIN_GRID}
+    for split, items in photos.items():
+        for name, loader in items:
+            true = np.array(loader(), dtype=np.uint8)
+            out = np.array(model.colorize(true), dtype=np.uint8)
+            t, o = (torch.from_numpy(a).permute(2, 0, 1).float().unsqueeze(0) / 255 for a in (true, out))
+            y, chroma = luminance(t), rgb_to_chroma(o)
+            for g in GAIN_GRID:
+                per[g].append({"photo": name, "split": split,
+                               **photo_scores(ycbcr_to_rgb(y, g * chroma)[0], t[0])})
+    curve = [{"scale": g, **curve_row(per[g])} for g in GAIN_GRID]
+    atomic_write_json(cache, {"key": key, "curve": curve})
+    return curve
+
+
+def calibrate(root: Path, args: argparse.Namespace, found: dict[str, Any], photos: dict[str, list]) -> None:
+    """The calibrate stage (module notes): ROOT/calibration.json, copied to the archive."""
+    from vqlab.train.run import read_config
+
+    pick = chosen_variant(found["runs"])
+    if pick is None:
+        log("calibrate: nothing measured yet")
+        return
+    label, variant = pick
+    temperature = found["runs"][label]["measured"]["variants"][variant].get("temperature")  # chroma-bins T=...
+    runs = {0: found["runs"][label]["run_dir"]}
+    for lab, info in found["runs"].items():
+        if lab.startswith(f"confirm {label_slug(label)} "):
+            runs[read_config(Path(info["run_dir"]))[0].train.seed] = info["run_dir"]
+    if any(is_archived(Path(d)) for d in runs.values()):
+        log(f"calibrate: a run of {label} has no weights here (archived); the archived calibration stays")
+        return
+    curves = {seed: gain_curve(Path(d), photos, temperature) for seed, d in sorted(runs.items())}
+    means = [statistics.fmean(curves[seed][i]["val_mean_gain"] for seed in curves) for i in range(len(GAIN_GRID))]
+    best = max(range(len(GAIN_GRID)), key=lambda i: (means[i], -i))
+    scale = GAIN_GRID[best]
+    exact = {}
+    for seed, run_dir in sorted(runs.items()):
+        measured_file = Path(run_dir) / "photo-gain.json"
+        blob = json.loads((Path(run_dir) / "photos.json").read_text())
+        cached = json.loads(measured_file.read_text()) if measured_file.is_file() else {}
+        key = {**blob["key"], "scale": scale, "temperature": temperature}
+        if cached.get("key") != key:
+            cached = {"key": key, "best": blob["best"], "variants": {"photo-gain": {
+                "chroma_scale": scale, "temperature": temperature,
+                "photos": measure_variant(Path(run_dir), photos, scale, temperature)}}}
+            atomic_write_json(measured_file, cached)
+        exact[str(seed)] = {"run_dir": run_dir, "summary": summarise(cached["variants"]["photo-gain"]["photos"]),
+                            "photos": cached["variants"]["photo-gain"]["photos"]}
+    result = {"label": label, "variant": variant, "temperature": temperature, "scale": scale, "grid": list(GAIN_GRID),
+              "curves": {str(seed): curve for seed, curve in curves.items()}, "exact": exact}
+    atomic_write_json(root / CALIBRATION, result)
+    if getattr(args, "archive", None) is not None:
+        args.archive.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(args.archive / CALIBRATION, {**result, "exact": {
+            seed: {k: v for k, v in e.items() if k != "run_dir"} for seed, e in exact.items()}})
+    log(f"calibrate: {label}, gain {scale:g} chosen on the validation photos (mean over {len(runs)} seeds "
+        f"{means[best]:+.2f} dB)")
+
+
 def finished_runs(sweep_dir: Path) -> tuple[list[Path], int]:
     """The finished run folders of a sweep (trained to their steps or their time budget) and how many planned
     runs are not finished."""
@@ -590,7 +694,8 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=Path("studies/colorize"), help="folder of the sweeps")
-    p.add_argument("--stages", default="choices,seeds,heads,corpus,corpus2,measure,combined,confirm,page")
+    p.add_argument("--stages",
+                   default="choices,seeds,heads,corpus,corpus2,measure,combined,confirm,calibrate,page")
     p.add_argument("--seeds", type=int, default=3, help="baseline seeds (the first is trained in 'choices')")
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once by each sweep, one thread each (1)")
     p.add_argument("--max-minutes", type=float, default=120.0,
@@ -606,7 +711,7 @@ def main(argv: list[str] | None = None) -> int:
     args.archive = (args.archive or (args.root / "archive" if args.toy else ARCHIVE)).resolve()
     stages = args.stages.split(",")
     unknown = set(stages) - {"choices", "seeds", "heads", "corpus", "corpus2", "measure", "combined", "confirm",
-                             "page"}
+                             "calibrate", "page"}
     if unknown:
         p.error(f"unknown stages: {', '.join(sorted(unknown))}")
     base = base_args(args)
@@ -656,6 +761,9 @@ def main(argv: list[str] | None = None) -> int:
                 sweep(args.root / "confirm" / label_slug(label),
                       [*base, *label_flags(label, args.root), "--seed", "1"], args.archive)
                 collect(args.root, args)
+    if "calibrate" in stages:
+        photos = photo_sets(args.toy_data if args.toy else "photos-wide", pin_file(args))
+        calibrate(args.root, args, collect(args.root, args, photos), photos)
     if "page" in stages:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from colorize_page import write_page

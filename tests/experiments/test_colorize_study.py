@@ -30,6 +30,10 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
+def study_grid() -> list[float]:
+    return list(_study().GAIN_GRID)
+
+
 def _summary(gain: float, shrunk: float | None = None) -> dict:
     out = {"trained": {"val_mean_gain": gain}}
     if shrunk is not None:
@@ -155,6 +159,18 @@ def test_study_and_page_at_toy_size(tmp_path):
     assert "| goal (from the issue) | target | chosen recipe, seed 0 | met | mean over 2 seeds | met |" in page
     assert "| seed | chroma gain s |" in page and "\n| 1 | " in page
     assert "# confirm/" in page or "## Result: corpus2: " in page
+    # calibrate: the chosen recipe's gain chosen on the whole validation photos, over its two seeds
+    cal = json.loads((root / "calibration.json").read_text())
+    assert cal["scale"] in study_grid() and set(cal["exact"]) == {"0", "1"} and len(cal["curves"]["0"]) == 21
+    assert all(c["scale"] == g for c, g in zip(cal["curves"]["1"], study_grid()))
+    means = [(cal["curves"]["0"][i]["val_mean_gain"] + cal["curves"]["1"][i]["val_mean_gain"]) / 2 for i in range(21)]
+    assert means[study_grid().index(cal["scale"])] == max(means)
+    assert cal["curves"]["0"][0]["val_mean_gain"] == pytest.approx(0.0, abs=0.02)  # gain 0: the gray photo
+    assert json.loads((root / "archive" / "calibration.json").read_text())["scale"] == cal["scale"]
+    shipped_form = json.loads((tmp_path / cal["exact"]["0"]["run_dir"] / "photo-gain.json").read_text())
+    assert shipped_form["variants"]["photo-gain"]["chroma_scale"] == cal["scale"]
+    assert "## The chroma gain chosen on whole photos (stage `calibrate`)" in page
+    assert f"| **{cal['scale']:.2f}** |" in page and f"At s = {cal['scale']:.2f}, measured exactly" in page
     rows = [line.split(" |")[0] for line in page.splitlines() if line.startswith("| likelihood chroma-bins, T=")]
     assert [r.split("T=")[1].split(" ")[0] for r in rows] == ["0.38", "0.38", "1", "1", "0.6", "0.6", "0.2", "0.2"]
     assert heads["variants"]["T=1"]["chroma_scale"] == 1.0 and 0 <= heads["variants"]["T=1 shrink"]["chroma_scale"] <= 1
