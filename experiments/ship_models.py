@@ -32,10 +32,15 @@ SUBSET = 256
 RECIPES = {
     "photos": (["--data", "photos"], None,
                "VQ-VAE (h=128, K=512, D=64) reconstructing 32x32 colour photo crops; any image size"),
-    "colorize": (["--data", "photos-wide", "--task", "colorize", "--image-size", "32", "--weight-decay", "1",
-                  "--chroma-shrink", "--eval-every", "500", "--checkpoint-every", "500"], None,
-                 ("colorizer: grayscale in, colour out (keeps the input's luma, predicts YCbCr chroma scaled by the "
-                  "gain fitted on validation photos); the colorize study's choice (docs/colorize.md); any image size")),
+    # The colorize study's choice (docs/colorize.md): its stage `corpus` (on the photos that photos-wide had then,
+    # pinned by the study's photo list), shipped at the chroma gain its stage `calibrate` chose (the card's).
+    "colorize": (["--data", "photos-wide", "--data-root", str(ROOT / "experiments" / "results" / "colorize" / "corpus"
+                                                              / "corpus.json"),
+                  "--task", "colorize", "--image-size", "32", "--weight-decay", "1", "--steps", "10000",
+                  "--max-minutes", "120", "--eval-every", "500", "--checkpoint-every", "500"], None,
+                 ("colorizer: grayscale in, colour out (keeps the input's luma, predicts YCbCr chroma scaled by a "
+                  "gain chosen on whole validation photos); the colorize study's choice (docs/colorize.md), trained "
+                  "on 223 photographs; any image size")),
     "fashion": (["--data", "fashion-mnist", "--steps", "6000"],
                 ["--dim", "128", "--layers", "12", "--batch-size", "64", "--steps", "4000"],
                 "VQ-VAE (h=128, K=512, D=64) on Fashion-MNIST with a PixelCNN prior over its 7x7 codes: sample, mix"),
@@ -49,14 +54,14 @@ def _half(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 KEEP = ("mse", "psnr", "ssim", "perplexity", "codebook_usage", "gray_psnr", "colorfulness", "colorfulness_target")
 
 
-def measure_run(run_dir: Path, images: torch.Tensor | None = None,
-                checkpoint: str = "latest") -> tuple[dict[str, float], torch.Tensor]:
+def measure_run(run_dir: Path, images: torch.Tensor | None = None, checkpoint: str = "latest",
+                chroma_scale: float | None = None) -> tuple[dict[str, float], torch.Tensor]:
     """Test metrics of a run (or packed model) on ``images``, by default the first SUBSET test images."""
     from vqlab.data import load_dataset
     from vqlab.eval.metrics import evaluate_model
     from vqlab.train.run import load_run
 
-    run = load_run(run_dir, "cpu", checkpoint=checkpoint)
+    run = load_run(run_dir, "cpu", checkpoint=checkpoint, chroma_scale=chroma_scale)
     if images is None:
         d = run.config.data
         images = load_dataset(d.dataset, root=d.root, image_size=d.image_size, download=False).test[:SUBSET].clone()
@@ -165,11 +170,12 @@ def rebuild(root: Path, replace: bool) -> int:
         card = json.loads((SHIPPED / name / "card.json").read_text())
         images = load_file(str(SUBSETS / f"{name}.safetensors"))["images"]
         checkpoint = "best" if (run / "checkpoints" / "best").is_file() else "latest"  # chosen on validation
-        rebuilt, _ = measure_run(run, images, checkpoint)
+        scale = card.get("chroma_scale")  # a colorizer is compared (and packed) at the shipped chroma gain
+        rebuilt, _ = measure_run(run, images, checkpoint, scale)
         for key, value in card["metrics"].items():
             print(f"{name:>9} {key:>20}: shipped {value:.4g}  rebuilt {rebuilt.get(key, float('nan')):.4g}")
         if replace:
-            pack(run, name, card["command"], description, checkpoint)
+            pack(run, name, card["command"], description, checkpoint, scale)
     return 0
 
 
