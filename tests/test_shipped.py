@@ -54,11 +54,37 @@ def test_colorize_without_a_run_directory_uses_the_shipped_colorizer(tmp_path):
     assert colour.size == (53, 37)
 
 
+def test_colorize_chroma_scale_option(tmp_path):
+    """--chroma-scale S: 0 gives the gray photo (the input's luma, no colour), the default is the shipped gain, and a
+    value outside [0, 1] or on a reconstruct model is a one-line error."""
+    rng = np.random.default_rng(1)
+    photo = tmp_path / "photo.png"
+    Image.fromarray(rng.integers(0, 256, (24, 40, 3), dtype=np.uint8)).save(photo)
+    outs = {}
+    for scale in ("0", None, "1"):
+        out = tmp_path / f"out_{scale}.png"
+        proc = run_cli("colorize", str(photo), "-o", str(out), *(["--chroma-scale", scale] if scale else []))
+        assert proc.returncode == 0, proc.stderr
+        outs[scale] = np.asarray(Image.open(out).convert("RGB"), dtype=np.int16)
+    gray = outs["0"]
+    assert np.abs(gray[..., 0] - gray[..., 1]).max() <= 1 and np.abs(gray[..., 2] - gray[..., 1]).max() <= 1
+    spread = {k: float(np.abs(v - v.mean(axis=2, keepdims=True)).mean()) for k, v in outs.items()}
+    assert spread["0"] < spread[None] < spread["1"]  # the shipped gain lies between no colour and full colour
+    assert 0 < shipped.card("colorize")["chroma_scale"] < 1
+    for args in (("colorize", str(photo), "-o", str(tmp_path / "x.png"), "--chroma-scale", "1.5"),
+                 ("reconstruct", str(photo), "-o", str(tmp_path / "y.png"), "--chroma-scale", "0.5")):
+        proc = run_cli(*args)
+        assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1 and "error:" in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
 def test_models_command_lists_every_shipped_model():
     proc = run_cli("models")
     assert proc.returncode == 0, proc.stderr
     for name in shipped.names():
         assert f"{name}:" in proc.stdout and shipped.card(name)["command"] in proc.stdout
+    whole = shipped.card("colorize")["whole_photos"]
+    assert f"whole photos never seen: {whole['validation_mean_gain_db']:+.2f} dB over gray" in proc.stdout
 
 
 def test_shipped_fashion_model_samples_and_mixes_without_the_data():

@@ -70,6 +70,10 @@ def _add_inference(sub: Any) -> None:
         p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="PX", help=(
             f"images with a side over PX pixels are processed in overlapping PX x PX tiles, so memory stays "
             f"bounded and no seams show ({DEFAULT_TILE}; 0: whole images at once)"))
+        if name == "colorize":
+            p.add_argument("--chroma-scale", type=float, default=None, metavar="S", help=(
+                "scale the predicted colour by S in [0, 1]: lower is safer on near-gray photos, higher more "
+                "colourful (default: the model's own, e.g. the shipped colorizer's gain; 1: as trained)"))
         _add_checkpoint(p)
 
 
@@ -187,6 +191,14 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"    task {c.get('task')}, data {c.get('data')}, step {c.get('step')}"
               + (", with a PixelCNN prior (sample, mix)" if c.get("prior") else ""))
         print(f"    test ({c.get('subset_images')} images): {metrics}")
+        whole = c.get("whole_photos")
+        if isinstance(whole, dict) and "validation_mean_gain_db" in whole:
+            worst = whole.get("worst_photo") or {}
+            print(f"    whole photos never seen: {whole['validation_mean_gain_db']:+.2f} dB over gray on "
+                  f"{whole.get('validation_photos', '?')} validation photos (worst {worst.get('gain_db', float('nan')):+.2f}"
+                  f" dB), {whole.get('test_mean_gain_db', float('nan')):+.2f} dB on the test photos, "
+                  f"{whole.get('colourfulness_share', float('nan')):.0%} of their colourfulness"
+                  + (f"; chroma gain {c['chroma_scale']:.2f}" if "chroma_scale" in c else ""))
         print(f"    trained with: {c.get('command')}")
     return 0
 
@@ -201,7 +213,7 @@ def cmd_image(args: argparse.Namespace) -> int:
         raise VQLabError(f"--tile must be 0 (no tiling) or a positive number of pixels, not {args.tile}")
     run, images = _split_run(args.images, args.command)
     jobs = _image_jobs(images, args.output)
-    model = load(run, checkpoint=args.checkpoint)
+    model = load(run, checkpoint=args.checkpoint, chroma_scale=getattr(args, "chroma_scale", None))
     transform = model.colorize if args.command == "colorize" else model.reconstruct
     for src, dst in tqdm(jobs, unit="image", disable=args.no_progress or len(jobs) == 1):
         save_image(dst, transform(src, tile=args.tile))
