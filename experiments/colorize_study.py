@@ -274,6 +274,21 @@ def record_corpus(folder: Path, args: argparse.Namespace) -> None:
     atomic_write_json(path, record)
 
 
+def corpus_changed(folder: Path, args: argparse.Namespace) -> bool:
+    """Whether photos-wide today has other photos than FOLDER/corpus.json records (a corpus stage's sweep is then
+    not resumed: its unfinished runs would train on other photos than its finished ones)."""
+    record = folder / "corpus.json"
+    if args.toy or not record.is_file():
+        return False
+    photos = json.loads(record.read_text()).get("photos")
+    if not photos:
+        return False
+    from vqlab.data.photos_wide import select_photos
+
+    sel = select_photos()
+    return any(sel.names(split) != photos.get(split) for split in ("train", "val", "test"))
+
+
 def axes(args: argparse.Namespace) -> dict[str, list[str]]:
     return TOY_AXES if args.toy else AXES
 
@@ -725,12 +740,16 @@ def main(argv: list[str] | None = None) -> int:
     if "heads" in stages:
         sweep(args.root / "heads", [*base, "--likelihood", "chroma-bins", "--weight-decay", HEADS_WEIGHT_DECAY],
               args.archive)
-    if "corpus" in stages:
-        record_corpus(args.root / "corpus", args)
-        sweep(args.root / "corpus", [*base, *(TOY_CORPUS_FLAGS if args.toy else CORPUS_FLAGS)], args.archive)
-    if "corpus2" in stages:
-        record_corpus(args.root / "corpus2", args)
-        sweep(args.root / "corpus2", [*base, *(TOY_CORPUS2_FLAGS if args.toy else CORPUS2_FLAGS)], args.archive)
+    for stage, flags, toy_flags in (("corpus", CORPUS_FLAGS, TOY_CORPUS_FLAGS),
+                                    ("corpus2", CORPUS2_FLAGS, TOY_CORPUS2_FLAGS)):
+        if stage not in stages:
+            continue
+        if corpus_changed(args.root / stage, args):
+            log(f"{stage}: photos-wide has other photos today than this stage trained on ({args.root / stage}/"
+                "corpus.json); its sweep is not resumed (its unfinished runs would train on other photos)")
+            continue
+        record_corpus(args.root / stage, args)
+        sweep(args.root / stage, [*base, *(toy_flags if args.toy else flags)], args.archive)
     if "measure" in stages or "combined" in stages:
         found = collect(args.root, args)
         log(f"measured {len(found['runs'])} runs ({found['missing']} planned runs not finished)")

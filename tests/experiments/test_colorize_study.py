@@ -248,3 +248,28 @@ def test_measurement_photos_are_pinned(tmp_path, monkeypatch):
     monkeypatch.setattr(photos_wide, "select_photos", fake_selection({"v1": "train", "t": "test"}))
     with pytest.raises(SystemExit, match="v1"):
         study.photo_sets("photos-wide", pin)
+
+
+def test_a_corpus_stage_is_not_resumed_on_other_photos(tmp_path, monkeypatch):
+    """A corpus stage records its photos (corpus.json); when photos-wide has others today it is left as it is."""
+    import argparse
+
+    from vqlab.data import photos_wide
+
+    study = _study()
+    today = {"train": ["a", "b"], "val": ["v"], "test": ["t"]}
+
+    class Selection:
+        def names(self, split):
+            return today[split]
+
+    monkeypatch.setattr(photos_wide, "select_photos", lambda: Selection())
+    args = argparse.Namespace(toy=False)
+    folder = tmp_path / "corpus"
+    assert not study.corpus_changed(folder, args)  # nothing recorded yet: the stage starts
+    folder.mkdir()
+    (folder / "corpus.json").write_text(json.dumps({"data": "photos-wide", "photos": dict(today)}))
+    assert not study.corpus_changed(folder, args)
+    today["train"] = ["a", "b", "c"]  # a package installed since
+    assert study.corpus_changed(folder, args)
+    assert not study.corpus_changed(folder, argparse.Namespace(toy=True))
