@@ -107,9 +107,11 @@ def confirmation(runs: dict[str, dict[str, Any]], label: str, variant: str) -> l
     return out
 
 
-def calibration_lines(root: Path, label: str) -> list[str]:
+def calibration_lines(root: Path, label: str, docs: Path | None = None,
+                      photos: dict[str, list] | None = None) -> list[str]:
     """The calibrate stage's section: the chosen recipe at each chroma gain on the whole photos (means over its
-    seeds) and, at the chosen gain, each seed measured exactly, with the goals."""
+    seeds) and, at the chosen gain, each seed measured exactly, with the goals; with ``docs`` and ``photos`` a
+    figure of seed 0 at that gain (three of the page's figure photos and its worst validation photo)."""
     path = root / CALIBRATION
     if not path.is_file():
         return []
@@ -148,6 +150,20 @@ def calibration_lines(root: Path, label: str) -> list[str]:
         lines.append(f"| {e['seed']} | {_f(e['val_mean_gain'])} | {_f(e['worst']['gain'])} ({e['worst']['photo']}) | "
                      f"{e['colour_ratio']:.0%} | {_f(e['test_mean_gain'])} |")
     lines += ["", *goal_lines(exact[0], mean_summary(exact) if len(exact) > 1 else None, len(exact)), ""]
+    run_dir = cal["exact"]["0"].get("run_dir")
+    fig = docs / "figures" / "colorize" / "calibrated_photos.png" if docs is not None else None
+    if fig is not None and photos is not None and run_dir and not is_archived(Path(run_dir)):
+        worst = exact[0]["val_worst"]["photo"] if exact[0].get("val_worst") else None
+        names = figure(fig, run_dir, cal["scale"], photos["val"], cal.get("temperature"),
+                       (*FIGURE_PHOTOS[:3], *([worst] if worst else [])))
+    elif fig is not None and fig.is_file():
+        names = None
+    else:
+        return lines
+    lines += [(f"Seed 0 at s = {cal['scale']:.2f} on validation photos"
+               + (f" ({', '.join(names)}; the last is its worst)" if names else " (drawn when the run was trained)")
+               + ": gray input | colorized | true colours."), "",
+              f"![gray, colorized at the chosen gain, true]({fig.relative_to(docs).as_posix()})", ""]
     return lines
 
 
@@ -274,8 +290,9 @@ def goal_lines(s: dict[str, Any], over_seeds: dict[str, Any] | None = None, seed
 
 
 def figure(path: Path, run_dir: str, scale: float | None, photos: list[tuple[str, Any]],
-           temperature: float | None = None) -> list[str]:
-    """gray | colorized | true for a few validation photos, one row each; returns their names."""
+           temperature: float | None = None, names: tuple[str, ...] = FIGURE_PHOTOS) -> list[str]:
+    """gray | colorized | true for a few validation photos (``names``, in the order of ``photos``), one row each;
+    returns their names."""
     import numpy as np
     from PIL import Image
 
@@ -283,7 +300,7 @@ def figure(path: Path, run_dir: str, scale: float | None, photos: list[tuple[str
     from vqlab.images import save_image
 
     model = vqlab.load(run_dir, checkpoint="best", chroma_scale=scale, chroma_temperature=temperature)
-    wanted = [item for item in photos if item[0] in FIGURE_PHOTOS] or photos[:4]
+    wanted = [item for item in photos if item[0] in names] or photos[:4]
     rows = []
     for _, loader in wanted[:4]:
         true = Image.fromarray(loader())
@@ -396,7 +413,7 @@ def write_page(args: argparse.Namespace, study_seconds: float | None = None) -> 
             page.append("")
         else:
             page += ["Not confirmed with a second seed yet.", ""]
-        page += calibration_lines(root, label)
+        page += calibration_lines(root, label, docs, photos)
         page += shipped_lines(root, photos)
         page += two_seed_lines(runs)
         page += ["## One change at a time", "",

@@ -171,6 +171,8 @@ def test_study_and_page_at_toy_size(tmp_path):
     assert shipped_form["variants"]["photo-gain"]["chroma_scale"] == cal["scale"]
     assert "## The chroma gain chosen on whole photos (stage `calibrate`)" in page
     assert f"| **{cal['scale']:.2f}** |" in page and f"At s = {cal['scale']:.2f}, measured exactly" in page
+    assert (docs / "figures" / "colorize" / "calibrated_photos.png").is_file()
+    assert "![gray, colorized at the chosen gain, true](figures/colorize/calibrated_photos.png)" in page
     rows = [line.split(" |")[0] for line in page.splitlines() if line.startswith("| likelihood chroma-bins, T=")]
     assert [r.split("T=")[1].split(" ")[0] for r in rows] == ["0.38", "0.38", "1", "1", "0.6", "0.6", "0.2", "0.2"]
     assert heads["variants"]["T=1"]["chroma_scale"] == 1.0 and 0 <= heads["variants"]["T=1 shrink"]["chroma_scale"] <= 1
