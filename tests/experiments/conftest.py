@@ -17,6 +17,17 @@ SWEEP_ARGS = ["--hidden", "16", "-K", "8,16", "-D", "4,8", "--seeds", "1", "--ba
               "--steps", "4", "--log-every", "1", "--eval-every", "4", "--checkpoint-every", "2", "--iw-samples", "2"]
 
 
+def experiment(name: str):
+    """The module ``experiments/NAME.py`` (the scripts are not a package: imported with their folder on the path)."""
+    import importlib
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "experiments"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
 def descendants(pid: int) -> list[int]:
     """Every descendant of ``pid`` (children of all its threads, recursively)."""
     found = []

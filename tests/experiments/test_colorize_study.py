@@ -11,17 +11,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_images
+from tests.experiments.conftest import experiment
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _study():
-    sys.path.insert(0, str(ROOT / "experiments"))
-    try:
-        import colorize_study
-    finally:
-        sys.path.pop(0)
-    return colorize_study
+    return experiment("colorize_study")
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:

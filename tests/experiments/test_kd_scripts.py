@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.experiments.conftest import experiment
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -16,11 +18,7 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_pick_budget_rule():
-    sys.path.insert(0, str(ROOT / "experiments"))
-    try:
-        from kd_study import pick_budget
-    finally:
-        sys.path.pop(0)
+    pick_budget = experiment("kd_study").pick_budget
     rows = [{"steps": "10", "psnr": "20.0"}, {"steps": "20", "psnr": "21.0"}, {"steps": "40", "psnr": "21.1"}]
     assert pick_budget(rows) == 20  # 10 -> 20 gains 1 dB, 20 -> 40 only 0.1
     assert pick_budget([{"steps": "10", "psnr": "20"}, {"steps": "20", "psnr": "22"}]) == 20  # still gaining

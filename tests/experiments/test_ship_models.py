@@ -1,21 +1,14 @@
 """experiments/ship_models.py: the colorizer's card summarises the colorize study's whole-photo measurement."""
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.experiments.conftest import experiment
 
 
 def _ship():
-    sys.path.insert(0, str(ROOT / "experiments"))
-    try:
-        import ship_models
-    finally:
-        sys.path.pop(0)
-    return ship_models
+    return experiment("ship_models")
 
 
 def _photo(name: str, split: str, gain: float, colour: float, target: float) -> dict:
