@@ -384,7 +384,8 @@ def write_page(args: argparse.Namespace, study_seconds: float | None = None) -> 
             ("The validation photos choose the checkpoint, the chroma gain, the combined run and the chosen "
             "recipe, so their numbers flatter the choices somewhat; the three test photos choose nothing."), ""]
     if found["missing"]:
-        page += [f"**{found['missing']} planned runs are not finished yet**; the tables show the finished ones.", ""]
+        page += [(f"**{found['missing']} planned run{' is' if found['missing'] == 1 else 's are'} not finished yet**; "
+                  "the tables show the finished ones."), ""]
     if not runs:
         page += ["No finished runs yet.", ""]
     else:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import math
 import shutil
@@ -33,6 +34,7 @@ STAGES = {
     "photos-kd": "photos, reconstruct: K and D",
 }
 CONVERGED_DB = 0.25
+GAIN_DB = 0.25  # the budget rule's threshold (pick_budget)
 ARCHIVE = Path(__file__).resolve().parent / "results"
 RULES = (
     'A claim "more X lowers M" is *confirmed* when the means of M at the smallest and the largest X (over seeds) '
@@ -126,6 +128,36 @@ def run_rows(sweep: Path, archive: Path | None = None) -> tuple[list[dict[str, A
     return rows, missing, from_archive
 
 
+def budget_gains(rows: list[dict[str, Any]]) -> list[tuple[int, int, float]]:
+    """(steps, doubled steps, test PSNR gain in dB) for each step in a budget sweep's grid, in order."""
+    by_steps = sorted((int(r["steps"]), float(r["psnr"])) for r in rows)
+    return [(a, b, pb - pa) for (a, pa), (b, pb) in itertools.pairwise(by_steps)]
+
+
+def pick_budget(rows: list[dict[str, Any]]) -> int:
+    """The smallest step count from which every further doubling in the grid gains less than GAIN_DB of test
+    PSNR; the largest tried when the last doubling still gains that much (then not shown to be flat)."""
+    gains = budget_gains(rows)
+    steps = sorted(int(r["steps"]) for r in rows)
+    for i, s in enumerate(steps):
+        if all(gain < GAIN_DB for _, _, gain in gains[i:]):
+            return s
+    return steps[-1]
+
+
+def budget_reading(rows: list[dict[str, Any]]) -> str:
+    """One line for the page: the budget the rule picks and whether the sweep shows the curve flat there."""
+    chosen, gains = pick_budget(rows), budget_gains(rows)
+    steps = ", ".join(f"{a} -> {b}: {g:+.2f} dB" for a, b, g in gains)
+    rule = (f"the smallest step count from which every further doubling gains less than {GAIN_DB} dB of test "
+            "PSNR")
+    if gains and chosen < gains[-1][1]:
+        return f"Budget: **{chosen} steps** ({rule}; doublings: {steps})."
+    return (f"Budget: **{chosen} steps**, the largest tried: its last doubling still gained {gains[-1][2]:+.2f} dB "
+            f"(doublings: {steps}), so the curve is not shown to be flat at this budget; each run's own gain over "
+            "its last quarter is in the K/D tables." if gains else f"Budget: **{chosen} steps** (one run only).")
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     vals = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
     if not vals:
@@ -206,7 +238,7 @@ def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Pa
         out += ["| steps | test PSNR (dB) | final train loss | training wall time (s) |", "|---|---|---|---|"]
         for r in sorted(rows, key=lambda r: r["steps"]):
             out.append(f"| {r['steps']} | {r['psnr']:.2f} | {r['final_train_loss']:.5f} | {r['train_seconds']:.0f} |")
-        out.append("")
+        out += ["", budget_reading(rows), ""]
         return out
     for axis, other, name in (("num_embeddings", "embedding_dim", "K"), ("embedding_dim", "num_embeddings", "D")):
         # With --vary the other axis sits at its default in every run of this axis: its most common planned value.

@@ -22,6 +22,19 @@ def test_pick_budget_rule():
     rows = [{"steps": "10", "psnr": "20.0"}, {"steps": "20", "psnr": "21.0"}, {"steps": "40", "psnr": "21.1"}]
     assert pick_budget(rows) == 20  # 10 -> 20 gains 1 dB, 20 -> 40 only 0.1
     assert pick_budget([{"steps": "10", "psnr": "20"}, {"steps": "20", "psnr": "22"}]) == 20  # still gaining
+    # A small first doubling does not make a budget flat when the next one gains again (photos-budget, issue 12:
+    # 1500 -> 3000 gained 0.13 dB, 3000 -> 6000 0.39 dB).
+    bumpy = [{"steps": 1500, "psnr": 24.32}, {"steps": 3000, "psnr": 24.45}, {"steps": 6000, "psnr": 24.84}]
+    assert pick_budget(bumpy) == 6000
+    assert pick_budget([*bumpy, {"steps": 12000, "psnr": 24.9}]) == 6000
+
+
+def test_the_page_says_whether_the_budget_is_shown_flat():
+    reading = experiment("kd_page").budget_reading
+    flat = [{"steps": 10, "psnr": 20.0}, {"steps": 20, "psnr": 21.0}, {"steps": 40, "psnr": 21.1}]
+    assert "**20 steps**" in reading(flat) and "not shown to be flat" not in reading(flat)
+    rising = [{"steps": 10, "psnr": 20.0}, {"steps": 20, "psnr": 20.1}, {"steps": 40, "psnr": 20.5}]
+    assert "**40 steps**, the largest tried" in reading(rising) and "+0.40 dB" in reading(rising)
 
 
 def test_study_and_page_at_toy_size(image_folder, tmp_path):
