@@ -3,10 +3,10 @@
 
 Stages, in order (each a ``vqlab sweep`` into ROOT/NAME; run the script again to continue where it stopped):
 
-  fm-budget      Fashion-MNIST, reconstruct, default model: --steps 1500,3000,6000 (seed 0); picks the budget
+  fm-budget      Fashion-MNIST, reconstruct, default model: --steps 1500,3000,6000,12000 (seed 0); picks the budget
   fm-kd          Fashion-MNIST, reconstruct: K in 8..2048 at D=64, D in 2..256 at K=512, 3 seeds, at that budget
   color-kd       photos, colorize, the same axes at the default colorize budget (3000 steps), 3 seeds
-  photos-budget  photos, reconstruct: --steps 1500,3000,6000 (seed 0); picks the budget
+  photos-budget  photos, reconstruct: --steps 1500,3000,6000,12000 (seed 0); picks the budget
   photos-kd      photos, reconstruct: the K/D axes, 3 seeds, at that budget
 
 Every finished run is recorded in the run archive (--archive, default experiments/results/STAGE/, committed with
@@ -30,7 +30,7 @@ from pathlib import Path
 
 K_VALUES = "8,32,128,512,2048"
 D_VALUES = "2,8,32,64,256"
-BUDGET_STEPS = (1500, 3000, 6000)
+BUDGET_STEPS = (1500, 3000, 6000, 12000)
 FASHION = ["--data", "fashion-mnist"]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from kd_page import ARCHIVE, pick_budget, run_rows
