@@ -226,7 +226,7 @@ def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Pa
     seconds = sum(r["train_seconds"] for r in rows if math.isfinite(r["train_seconds"]))
     out.append(f"{len(rows)} runs finished ({seconds / 60:.0f} min of training wall time in all)"
                + (f", {from_archive} of them read from the archive" if from_archive else "")
-               + (f"; **{missing} planned runs not finished yet**." if missing else "."))
+               + (f"; **{missing} planned run{'' if missing == 1 else 's'} not finished yet**." if missing else "."))
     machines = sorted({r.get("machine", "not recorded") for r in rows})
     if rows:
         out.append(f"Machine{'s' if len(machines) > 1 else ''}: {'; '.join(machines)}.")
