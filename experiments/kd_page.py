@@ -145,6 +145,15 @@ def pick_budget(rows: list[dict[str, Any]]) -> int:
     return steps[-1]
 
 
+def next_budget(rows: list[dict[str, Any]], cap: int) -> int | None:
+    """The step count to add to a budget sweep: double the largest tried while its last doubling still gains
+    GAIN_DB or more and the double stays within CAP; None when the sweep already shows the curve flat (or at CAP)."""
+    gains = budget_gains(rows)
+    if not gains or gains[-1][2] < GAIN_DB or 2 * gains[-1][1] > cap:
+        return None
+    return 2 * gains[-1][1]
+
+
 def budget_reading(rows: list[dict[str, Any]]) -> str:
     """One line for the page: the budget the rule picks and whether the sweep shows the curve flat there."""
     chosen, gains = pick_budget(rows), budget_gains(rows)

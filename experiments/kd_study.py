@@ -3,10 +3,11 @@
 
 Stages, in order (each a ``vqlab sweep`` into ROOT/NAME; run the script again to continue where it stopped):
 
-  fm-budget      Fashion-MNIST, reconstruct, default model: --steps 1500,3000,6000,12000 (seed 0); picks the budget
+  fm-budget      Fashion-MNIST, reconstruct, default model: --steps 1500,3000,6000,12000 (seed 0), doubled further
+                 while the last doubling still gains (up to --max-budget); picks the budget
   fm-kd          Fashion-MNIST, reconstruct: K in 8..2048 at D=64, D in 2..256 at K=512, 3 seeds, at that budget
   color-kd       photos, colorize, the same axes at the default colorize budget (3000 steps), 3 seeds
-  photos-budget  photos, reconstruct: --steps 1500,3000,6000,12000 (seed 0); picks the budget
+  photos-budget  photos, reconstruct: the same budget sweep; picks the budget
   photos-kd      photos, reconstruct: the K/D axes, 3 seeds, at that budget
 
 Every finished run is recorded in the run archive (--archive, default experiments/results/STAGE/, committed with
@@ -33,7 +34,7 @@ D_VALUES = "2,8,32,64,256"
 BUDGET_STEPS = (1500, 3000, 6000, 12000)
 FASHION = ["--data", "fashion-mnist"]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kd_page import ARCHIVE, pick_budget, run_rows
+from kd_page import ARCHIVE, next_budget, pick_budget, run_rows
 
 
 def sweep(root: Path, name: str, args: list[str], archive: Path, log) -> list[dict]:
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stages", default="fm-budget,fm-kd,color-kd,photos-budget,photos-kd")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process (1)")
+    p.add_argument("--max-budget", type=int, default=48000,
+                   help="largest step count a budget sweep is doubled to while its curve still rises (48000)")
     p.add_argument("--toy", action="store_true", help="tiny model, few steps (integration test)")
     p.add_argument("--toy-data", default="photos", help="dataset of every stage in --toy mode")
     p.add_argument("--archive", type=Path, default=None,
@@ -75,8 +78,15 @@ def main(argv: list[str] | None = None) -> int:
             data = []
         task = ["--task", "colorize"] if stage.startswith("color") else []
         if stage.endswith("-budget"):
-            steps = ",".join(str(s) for s in budget_steps)
-            rows = sweep(args.root, stage, [*data, *task, *toy, *common, "--steps", steps], archive, log)
+            grid = list(budget_steps)
+            while True:
+                steps = ",".join(str(s) for s in grid)
+                rows = sweep(args.root, stage, [*data, *task, *toy, *common, "--steps", steps], archive, log)
+                more = next_budget(rows, 2 * budget_steps[-1] if args.toy else args.max_budget)
+                if more is None:
+                    break
+                log(f"{stage}: the last doubling still gains >= the rule's threshold: adding {more} steps")
+                grid.append(more)
             budgets[stage.split("-")[0]] = pick_budget(rows)
             log(f"{stage}: budget {budgets[stage.split('-')[0]]} steps")
         elif stage.endswith("-kd"):

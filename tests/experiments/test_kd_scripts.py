@@ -29,6 +29,20 @@ def test_pick_budget_rule():
     assert pick_budget([*bumpy, {"steps": 12000, "psnr": 24.9}]) == 6000
 
 
+def test_a_budget_sweep_is_doubled_while_it_still_gains():
+    next_budget = experiment("kd_page").next_budget
+    # Fashion-MNIST, issue 12: 6000 -> 12000 still gained 0.43 dB, so the sweep gets a 24000-step run.
+    fashion = [{"steps": 1500, "psnr": 23.30}, {"steps": 3000, "psnr": 23.97}, {"steps": 6000, "psnr": 24.43},
+               {"steps": 12000, "psnr": 24.86}]
+    assert next_budget(fashion, cap=48000) == 24000
+    assert next_budget(fashion, cap=20000) is None  # the double would pass the cap
+    assert next_budget([*fashion, {"steps": 24000, "psnr": 25.0}], cap=48000) is None  # +0.14 dB: flat
+    photos = [{"steps": 1500, "psnr": 24.32}, {"steps": 3000, "psnr": 24.45}, {"steps": 6000, "psnr": 24.84},
+              {"steps": 12000, "psnr": 24.91}]
+    assert next_budget(photos, cap=48000) is None
+    assert next_budget(photos[:1], cap=48000) is None  # one run: nothing to compare
+
+
 def test_the_page_says_whether_the_budget_is_shown_flat():
     reading = experiment("kd_page").budget_reading
     flat = [{"steps": 10, "psnr": 20.0}, {"steps": 20, "psnr": 21.0}, {"steps": 40, "psnr": 21.1}]
