@@ -12,6 +12,18 @@ import pytest
 from PIL import Image
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``-n N``) every worker and the processes it starts use one thread: N workers on N cores
+    with torch's default of a thread per core would oversubscribe the machine, and OpenMP threads that wait on each
+    other across processes slow everything down many times over."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"
+        os.environ["MKL_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Never touch the real ~/.cache during tests."""

@@ -162,6 +162,14 @@ def test_resume_accepts_the_original_command_with_more_steps(image_folder, tmp_p
     assert proc.returncode == 0, proc.stderr
     assert max(r["step"] for r in _train_rows(run)) == 20
     assert json.loads((run / "config.json").read_text())["train"]["steps"] == 20
+    # The tiny preset anneals with a cosine: the user is told the extended run differs from a 20-step one.
+    assert "warning: the cosine learning-rate schedule now anneals over 20 steps instead of 10" in proc.stderr
+    constant = tmp_path / "constant"
+    first = ["train", "--out", str(constant), "--data", f"folder:{image_folder}", "--preset", "tiny", *TINY,
+             "--lr-schedule", "constant", "--log-every", "5", "--checkpoint-every", "10", "--eval-every", "10"]
+    assert run_cli(*first, "--steps", "10").returncode == 0
+    proc = run_cli("train", "--out", str(constant), "--resume", "--steps", "20", "--no-progress")
+    assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr
 
 
 def test_training_into_an_existing_run_is_refused(trained):

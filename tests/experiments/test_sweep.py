@@ -152,10 +152,56 @@ def test_a_run_with_other_settings_is_refused_naming_the_run_option_and_values(t
         write_plan(tmp_path, runs, ["num_embeddings"], vary=False)
     assert (tmp_path / "sweep.json").read_text() == "the old plan"
     # What a resume may change stays allowed: the run is resumed with the planned values.
-    saved(train__steps=7, train__log_every=3, train__eval_every=3, train__checkpoint_every=3, train__max_minutes=2.0)
+    saved(train__log_every=3, train__eval_every=3, train__checkpoint_every=3, train__max_minutes=2.0)
     assert run_state(run_dir, runs[0].config) == "partial"
     write_plan(tmp_path, runs, ["num_embeddings"], vary=False)
     assert json.loads((tmp_path / "sweep.json").read_text())["axes"] == ["num_embeddings"]
+
+
+def test_a_cosine_run_is_not_resumed_to_other_steps_but_a_constant_rate_run_is(tmp_path):
+    """A resume to more steps re-stretches a cosine schedule from the saved step on (the rate jumps back up), so
+    the result is not the planned run trained for those steps: the sweep refuses it and says why. Under a
+    constant rate the resumed run is the planned one."""
+    import copy
+
+    run_dir = tmp_path / "K8-s0"
+    run_dir.mkdir()
+    planned = cfgmod.Config()
+    assert planned.train.lr_schedule == "cosine" and planned.train.steps == 3000
+    started = copy.deepcopy(planned)
+    started.train.steps = 1500
+    (run_dir / "config.json").write_text(json.dumps(started.to_dict()))
+    with pytest.raises(VQLabError, match=r"train.steps: 1500 in the run, 3000 planned; its cosine learning-rate"):
+        run_state(run_dir, planned)
+    planned.train.lr_schedule = started.train.lr_schedule = "constant"
+    (run_dir / "config.json").write_text(json.dumps(started.to_dict()))
+    assert run_state(run_dir, planned) == "partial"
+
+
+def test_an_archived_result_stands_only_for_a_run_of_the_same_steps(tmp_path):
+    """A study that raises its budget trains again the runs its archive records at the old budget (their results
+    are for fewer steps), whatever the schedule."""
+    from vqlab.experiments.sweep import archived_runs
+
+    for schedule in ("cosine", "constant"):
+        base = cfgmod.Config()
+        base.train.lr_schedule = schedule
+        base.train.steps = 6000
+        runs = plan_sweep(base, {"num_embeddings": [8, 16]}, TRAIN_FLAGS)
+        old = copy_with_steps(runs[0].config, 3000)
+        records = [{"name": runs[0].name, "config": old.to_dict(), "row": {"psnr": 20.0}},
+                   {"name": runs[1].name, "config": runs[1].config.to_dict(), "row": {"psnr": 21.0}}]
+        archive = tmp_path / f"{schedule}.jsonl"
+        archive.write_text("".join(json.dumps(r) + "\n" for r in records))
+        assert archived_runs(archive, runs) == ([runs[1].name], [runs[0].name])
+
+
+def copy_with_steps(cfg: cfgmod.Config, steps: int) -> cfgmod.Config:
+    import copy
+
+    out = copy.deepcopy(cfg)
+    out.train.steps = steps
+    return out
 
 
 def test_rerunning_a_finished_sweep_with_another_option_changes_nothing(interrupted_sweep, image_folder):

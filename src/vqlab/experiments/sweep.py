@@ -33,6 +33,10 @@ LABELS = {"num_embeddings": "K", "embedding_dim": "D", "hidden": "h", "seed": "s
           "batch_size": "b", "steps": "steps", "likelihood": "", "task": "", "data": ""}
 # Options a finished run may change without being trained again from scratch (declared in vqlab.config).
 RESUMABLE_FIELDS = {(s, f.name) for s, f in cfgmod.options() if f.metadata.get("resumable")}
+# Resumable options that still decide a finished run's result: an archived result only stands for a planned run
+# with the same values. A run folder may be resumed to more steps, unless its learning rate is annealed over its
+# steps (cosine): the resumed run would then differ from one trained for the planned steps from the start.
+RESULT_FIELDS = {("train", "steps"), ("train", "max_minutes")}
 
 
 @dataclass
@@ -148,7 +152,7 @@ def archived_runs(path: Path, runs: list[PlannedRun]) -> tuple[list[str], list[s
         record = records.get(run.name)
         if record is not None:
             saved = _in_todays_layout(record["config"], f"{path}: {run.name}")
-            (other if _differences(saved, run.config.to_dict()) else same).append(run.name)
+            (other if _differences(saved, run.config.to_dict(), RESULT_FIELDS) else same).append(run.name)
     return same, other
 
 
@@ -170,14 +174,22 @@ def read_plan(out: Path) -> dict[str, Any]:
         raise VQLabError(f"{out} is not a sweep folder (no readable {PLAN_FILE}); run 'vqlab sweep' first") from None
 
 
-def _comparable(cfg_dict: dict[str, Any]) -> dict[str, Any]:
-    return {s: {k: v for k, v in fields.items() if (s, k) not in RESUMABLE_FIELDS}
+def _comparable(cfg_dict: dict[str, Any], keep: set[tuple[str, str]]) -> dict[str, Any]:
+    return {s: {k: v for k, v in fields.items() if (s, k) not in RESUMABLE_FIELDS or (s, k) in keep}
             for s, fields in cfg_dict.items() if s in cfgmod.SECTIONS}
 
 
-def _differences(saved: dict[str, Any], planned: dict[str, Any]) -> list[str]:
-    """``section.field: OLD in the run, NEW planned`` for every option that differs and a resume cannot change."""
-    a, b = _comparable(saved), _comparable(planned)
+def _annealed(cfg_dict: dict[str, Any]) -> bool:
+    return (cfg_dict.get("train") or {}).get("lr_schedule", "cosine") == "cosine"
+
+
+def _differences(saved: dict[str, Any], planned: dict[str, Any],
+                 keep: set[tuple[str, str]] | None = None) -> list[str]:
+    """``section.field: OLD in the run, NEW planned`` for every option that differs and a resume cannot change
+    (``keep``: resumable options that count all the same; by default the steps of an annealed schedule)."""
+    if keep is None:
+        keep = {("train", "steps")} if _annealed(saved) or _annealed(planned) else set()
+    a, b = _comparable(saved, keep), _comparable(planned, keep)
     missing = "unset"
     out = []
     for section in cfgmod.SECTIONS:
@@ -206,8 +218,12 @@ def run_state(run_dir: Path, cfg: cfgmod.Config) -> str:
         raise VQLabError(f"{path} is unreadable; remove {run_dir} to train it again")
     diffs = _differences(_in_todays_layout(saved, str(path)), cfg.to_dict())
     if diffs:
+        why = ("; its cosine learning-rate schedule anneals over the steps it was started with, so resuming it to "
+               "other steps would not give the planned run" if any(d.startswith("train.steps:") for d in diffs)
+               else "")
         raise VQLabError(f"sweep run {run_dir.name}: {run_dir} holds a run with other settings than this sweep "
-                         f"plans ({'; '.join(diffs)}); use another --out, or remove {run_dir} to train it again")
+                         f"plans ({'; '.join(diffs)}{why}); use another --out, or remove {run_dir} to train it "
+                         "again")
     return training_state(run_dir, cfg)
 
 
