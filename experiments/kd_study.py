@@ -9,6 +9,10 @@ Stages, in order (each a ``vqlab sweep`` into ROOT/NAME; run the script again to
   color-kd       photos, colorize, the same axes at the default colorize budget (3000 steps), 3 seeds
   photos-budget  photos, reconstruct: the same budget sweep; picks the budget
   photos-kd      photos, reconstruct: the K/D axes, 3 seeds, at that budget
+  fm-check, photos-check
+                 seed 0 of every other K/D setting at twice the budget: each setting counts as converged when
+                 doubling its steps gains less than GAIN_DB of test PSNR (the default setting's doubling is the
+                 budget sweep's)
 
 Every finished run is recorded in the run archive (--archive, default experiments/results/STAGE/, committed with
 the page): a later session on a machine that kept no run folders trains only what the archive lacks, and
@@ -51,14 +55,32 @@ def sweep(root: Path, name: str, args: list[str], archive: Path, log) -> list[di
     return rows
 
 
+def axis_without(values: str, default: int) -> list[str]:
+    """The comma-separated VALUES of a K/D axis without the default one, unless that leaves a single value (the
+    sweep would then set it for every run instead of varying it): then all of them."""
+    rest = [v for v in values.split(",") if int(v) != default]
+    return rest if len(rest) > 1 else values.split(",")
+
+
+def default_kd(toy: bool) -> tuple[int, int]:
+    """(K, D) of the default model (of the tiny preset with --toy): the setting every K/D axis passes through."""
+    from vqlab import config as cfgmod
+
+    cfg = cfgmod.Config()
+    if toy:
+        cfgmod.apply_overrides(cfg, cfgmod.preset_overrides("tiny"), "preset tiny")
+    return cfg.model.num_embeddings, cfg.model.embedding_dim
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=Path("studies"), help="folder of the sweeps (studies)")
-    p.add_argument("--stages", default="fm-budget,fm-kd,color-kd,photos-budget,photos-kd")
+    p.add_argument("--stages", default="fm-budget,fm-kd,fm-check,color-kd,photos-budget,photos-kd,photos-check")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process (1)")
-    p.add_argument("--max-budget", type=int, default=48000,
-                   help="largest step count a budget sweep is doubled to while its curve still rises (48000)")
+    p.add_argument("--max-budget", type=int, default=None,
+                   help="largest step count a budget sweep is doubled to while its curve still rises (48000; with "
+                        "--toy the grid is not extended unless this is given)")
     p.add_argument("--toy", action="store_true", help="tiny model, few steps (integration test)")
     p.add_argument("--toy-data", default="photos", help="dataset of every stage in --toy mode")
     p.add_argument("--archive", type=Path, default=None,
@@ -82,15 +104,17 @@ def main(argv: list[str] | None = None) -> int:
             while True:
                 steps = ",".join(str(s) for s in grid)
                 rows = sweep(args.root, stage, [*data, *task, *toy, *common, "--steps", steps], archive, log)
-                more = next_budget(rows, 2 * budget_steps[-1] if args.toy else args.max_budget)
+                more = next_budget(rows, args.max_budget or (budget_steps[-1] if args.toy else 48000))
                 if more is None:
                     break
                 log(f"{stage}: the last doubling still gains >= the rule's threshold: adding {more} steps")
                 grid.append(more)
             budgets[stage.split("-")[0]] = pick_budget(rows)
             log(f"{stage}: budget {budgets[stage.split('-')[0]]} steps")
-        elif stage.endswith("-kd"):
+        elif stage.endswith(("-kd", "-check")):
             prefix = stage.split("-")[0]
+            if stage.endswith("-check") and prefix == "color":
+                p.error("color-check: the colorize settings are checked against the gray baseline, not for convergence")
             if prefix != "color" and prefix not in budgets:
                 rows, missing, _ = run_rows(args.root / f"{prefix}-budget", archive / f"{prefix}-budget")
                 if missing or not rows:
@@ -99,6 +123,16 @@ def main(argv: list[str] | None = None) -> int:
             steps = [] if prefix == "color" else ["--steps", str(budgets[prefix])]
             if args.toy:
                 steps = ["--steps", "20"]
+            if stage.endswith("-check"):
+                # Seed 0 of every setting but the default one at twice the budget: has each setting converged at
+                # the budget? (The default setting's doubling is in the budget sweep already.)
+                default = default_kd(args.toy)
+                doubled = ["--steps", str(2 * int(steps[1]))]
+                ks, ds = (",".join(axis_without(values, value))
+                          for values, value in ((k_values, default[0]), (d_values, default[1])))
+                sweep(args.root, stage, [*data, *toy, *common, *doubled, "--num-embeddings", ks, "--embedding-dim",
+                                         ds, "--vary", "--seeds", "1"], archive, log)
+                continue
             kd = [*data, *task, *toy, *common, *steps, "--num-embeddings", k_values, "--embedding-dim", d_values,
                   "--vary"]
             # One seed of every setting at a time, so a study stopped part-way still covers every setting, and

@@ -1,6 +1,7 @@
 """The K/D study scripts (experiments/kd_study.py, kd_page.py) at toy size: they run their sweeps on a tiny
 folder dataset, pick a budget by their rule and regenerate a page from the finished runs."""
 
+import json
 import os
 import subprocess
 import sys
@@ -43,6 +44,25 @@ def test_a_budget_sweep_is_doubled_while_it_still_gains():
     assert next_budget(photos[:1], cap=48000) is None  # one run: nothing to compare
 
 
+def test_the_budget_stage_adds_doublings_until_one_gains_little(monkeypatch, tmp_path):
+    """kd_study's budget stage sweeps again with the doubled step count while next_budget asks for it."""
+    study = experiment("kd_study")
+    psnr = {10: 20.0, 20: 21.0, 40: 21.6, 80: 21.7, 160: 21.72}
+    grids = []
+
+    def fake_sweep(root, name, args, archive, log):
+        steps = [int(v) for v in args[args.index("--steps") + 1].split(",")]
+        grids.append(steps)
+        return [{"steps": s, "psnr": psnr[s]} for s in steps]
+
+    monkeypatch.setattr(study, "sweep", fake_sweep)
+    assert study.main(["--root", str(tmp_path), "--toy", "--stages", "fm-budget", "--max-budget", "160"]) == 0
+    assert grids == [[10, 20, 40], [10, 20, 40, 80]]  # 20 -> 40 gained 0.6 dB, 40 -> 80 only 0.1
+    grids.clear()
+    assert study.main(["--root", str(tmp_path), "--toy", "--stages", "fm-budget"]) == 0
+    assert grids == [[10, 20, 40]]  # toy mode: no extension unless --max-budget is given
+
+
 def test_the_page_says_whether_the_budget_is_shown_flat():
     reading = experiment("kd_page").budget_reading
     flat = [{"steps": 10, "psnr": 20.0}, {"steps": 20, "psnr": 21.0}, {"steps": 40, "psnr": 21.1}]
@@ -54,9 +74,18 @@ def test_the_page_says_whether_the_budget_is_shown_flat():
 def test_study_and_page_at_toy_size(image_folder, tmp_path):
     root = tmp_path / "studies"
     proc = _run(str(ROOT / "experiments" / "kd_study.py"), "--root", str(root), "--toy", "--seeds", "1",
-                "--toy-data", f"folder:{image_folder}", "--stages", "fm-budget,fm-kd", cwd=tmp_path)
+                "--toy-data", f"folder:{image_folder}", "--stages", "fm-budget,fm-kd,fm-check", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "fm-budget: budget" in proc.stdout
+    # The check stage: every setting once at twice the kd steps; toy D values are 2 and the tiny preset's default 8,
+    # so the default setting (K=32, D=8) stays in (without it the D axis would have a single value).
+    check = json.loads((root / "fm-check" / "sweep.json").read_text())
+    assert sorted(r["name"] for r in check["runs"]) == ["K32-D2-s0", "K32-D8-s0", "K4-D8-s0", "K8-D8-s0"]
+    assert {json.loads((root / "fm-check" / "runs" / r["name"] / "config.json").read_text())["train"]["steps"]
+            for r in check["runs"]} == {40}
+    axis_without = experiment("kd_study").axis_without
+    assert axis_without("8,32,128,512,2048", 512) == ["8", "32", "128", "2048"]
+    assert axis_without("2,8", 8) == ["2", "8"]
     assert (root / "fm-kd" / "command.txt").read_text().startswith("OMP_NUM_THREADS=1 vqlab sweep")
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -68,6 +97,10 @@ def test_study_and_page_at_toy_size(image_folder, tmp_path):
     # The total training loss and its reconstruction part, each with a verdict for D.
     assert "| final train loss | its reconstruction part |" in page and "  - Its reconstruction part alone" in page
     assert "photos, colorize: K and D\n\nNot run yet." in page
+    # Convergence by doubling: the three check runs and the default setting (from the budget sweep's 20 and 40).
+    check_rows = [ln for ln in page.split("### Convergence")[1].splitlines() if ln.startswith("| ") and "---" not in ln]
+    assert len(check_rows) == 1 + 4 and all("| 20 |" in ln for ln in check_rows[1:])
+    assert "settings gain less than 0.25 dB from doubling their steps" in page
     assert (docs / "figures" / "kd" / "fm-kd" / "psnr_vs_K.png").is_file()
 
 
