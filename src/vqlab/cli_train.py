@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +67,6 @@ def resume_config(saved: cfgmod.Config, args: argparse.Namespace) -> cfgmod.Conf
     if changed:
         what = ", ".join(f"{s}.{k} {a!r} -> {b!r}" for s, k, a, b in changed)
         raise VQLabError(f"--resume continues the run's own config; it cannot change: {what}")
-    if cfg.train.steps != saved.train.steps and cfg.train.lr_schedule == "cosine":
-        print(f"warning: the cosine learning-rate schedule now anneals over {cfg.train.steps} steps instead of "
-              f"{saved.train.steps}: from the saved step on the rate follows the new curve, so this run will not "
-              f"match one trained for {cfg.train.steps} steps from the start", file=sys.stderr)
     return cfg
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,11 @@ def _train(cfg: cfgmod.Config, run_dir: Path, resume: bool, progress: bool, ctx:
         start_step, wall_offset = state["step"], float(state.get("wall_time", 0.0))
         if start_step > t.steps:
             raise VQLabError(f"run is at step {start_step}, beyond --steps {t.steps}")
+        saved_steps = rundir.read_config(run_dir)[0].train.steps
+        if ctx.is_main and t.lr_schedule == "cosine" and saved_steps != t.steps and start_step < t.steps:
+            print(f"warning: the cosine learning-rate schedule now anneals over {t.steps} steps instead of "
+                  f"{saved_steps}: from step {start_step} on the rate follows the new curve, so this run will not "
+                  f"match one trained for {t.steps} steps from the start", file=sys.stderr)
     best = BestTracker.from_run(run_dir, start_step) if ckpt is not None else BestTracker()
     barrier(ctx)
     if ctx.is_main:
