@@ -384,7 +384,9 @@ def write_page(args: argparse.Namespace, study_seconds: float | None = None) -> 
             ("The validation photos choose the checkpoint, the chroma gain, the combined run and the chosen "
             "recipe, so their numbers flatter the choices somewhat; the three test photos choose nothing."), ""]
     if found["missing"]:
-        page += [(f"**{found['missing']} planned run{' is' if found['missing'] == 1 else 's are'} not finished yet**; "
+        n = len(found["missing"])
+        page += [(f"**{n} planned run{' is' if n == 1 else 's are'} not finished yet** "
+                  f"({', '.join(f'`{name}`' for name in found['missing'])}); "
                   "the tables show the finished ones."), ""]
     if not runs:
         page += ["No finished runs yet.", ""]

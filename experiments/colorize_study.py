@@ -529,15 +529,15 @@ def calibrate(root: Path, args: argparse.Namespace, found: dict[str, Any], photo
         f"{means[best]:+.2f} dB)")
 
 
-def finished_runs(sweep_dir: Path) -> tuple[list[Path], int]:
-    """The finished run folders of a sweep (trained to their steps or their time budget) and how many planned
-    runs are not finished."""
+def finished_runs(sweep_dir: Path) -> tuple[list[Path], list[str]]:
+    """The finished run folders of a sweep (trained to their steps or their time budget) and the names of the
+    planned runs that are not finished."""
     from vqlab.experiments.sweep import read_plan
     from vqlab.train.run import read_config, training_state
 
     if not (sweep_dir / "sweep.json").is_file():
-        return [], 0
-    done, missing = [], 0
+        return [], []
+    done, missing = [], []
     for planned in read_plan(sweep_dir)["runs"]:
         run_dir = sweep_dir / "runs" / planned["name"]
         archived = sweep_dir / ARCHIVED_DIR / planned["name"]
@@ -546,7 +546,7 @@ def finished_runs(sweep_dir: Path) -> tuple[list[Path], int]:
         elif not (run_dir / "config.json").is_file() and (archived / FACTS_FILE).is_file():
             done.append(archived)
         else:
-            missing += 1
+            missing.append(planned["name"])
     return done, missing
 
 
@@ -657,19 +657,20 @@ def helping_changes(results: dict[str, dict[str, Any]], baseline_gains: list[flo
 
 
 def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None = None) -> dict[str, Any]:
-    """Measure (or read the measurement of) every finished run: ``{"runs": {label: {...}}, "missing": n}``; with
+    """Measure (or read the measurement of) every finished run: ``{"runs": {label: {...}}, "missing": [names]}``
+    (``STAGE/RUN`` of each planned run that is not finished, or not measurable on today's photos); with
     ``args.archive`` the runs measured here are recorded in the archive."""
     photos = photos if photos is not None else photo_sets(args.toy_data if args.toy else "photos-wide", pin_file(args))
     if getattr(args, "archive", None) is not None:
         restore_all(root, args.archive)
     baseline = baseline_values(args)
     runs: dict[str, dict[str, Any]] = {}
-    missing = 0
+    missing: list[str] = []
     confirm = sorted(p.parent for p in (root / "confirm").glob("*/sweep.json"))
     for stage in ("choices", "seeds", "heads", "combined", "corpus", "corpus2", *confirm):
         sweep_dir = stage if isinstance(stage, Path) else root / stage
         done, left = finished_runs(sweep_dir)
-        missing += left
+        missing += [f"{sweep_dir.name}/{name}" for name in left]
         measured_here: dict[str, dict[str, Any]] = {}
         for run_dir in done:
             if stage == "choices":
@@ -696,7 +697,7 @@ def collect(root: Path, args: argparse.Namespace, photos: dict[str, list] | None
             measured = measure_run(run_dir, photos)
             if measured is None:
                 log(f"{run_dir}: archived, measured on other photos than today's; not shown")
-                missing += 1
+                missing.append(f"{sweep_dir.name}/{run_dir.name}")
                 continue
             measured_here[str(run_dir)] = measured
             runs[label] = {"run_dir": str(run_dir), "measured": measured,
@@ -752,7 +753,7 @@ def main(argv: list[str] | None = None) -> int:
         sweep(args.root / stage, [*base, *(toy_flags if args.toy else flags)], args.archive)
     if "measure" in stages or "combined" in stages:
         found = collect(args.root, args)
-        log(f"measured {len(found['runs'])} runs ({found['missing']} planned runs not finished)")
+        log(f"measured {len(found['runs'])} runs ({len(found['missing'])} planned runs not finished)")
     if "combined" in stages:
         gains = [r["trained"]["val_mean_gain"] for label, r in found["runs"].items() if label.startswith("baseline")]
         if not gains or found["missing"]:
