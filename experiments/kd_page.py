@@ -167,8 +167,8 @@ def budget_reading(rows: list[dict[str, Any]]) -> str:
     if gains and chosen < gains[-1][1]:
         return f"Budget: **{chosen} steps** ({rule}; doublings: {steps})."
     return (f"Budget: **{chosen} steps**, the largest tried: its last doubling still gained {gains[-1][2]:+.2f} dB "
-            f"(doublings: {steps}), so the curve is not shown to be flat at this budget; each run's own gain over "
-            "its last quarter is in the K/D tables." if gains else f"Budget: **{chosen} steps** (one run only).")
+            f"(doublings: {steps}), so the curve is not shown to be flat at this budget (the convergence table under "
+            "the K/D tables doubles every setting)." if gains else f"Budget: **{chosen} steps** (one run only).")
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:
