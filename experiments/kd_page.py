@@ -273,6 +273,12 @@ def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Pa
                 out.append(f"- Larger D, more faded (less colourful): {verdict(summary, 'colorfulness', True)}.")
         out.append("")
     if stage in CHECKS:
+        budget_stage = stage.replace("-kd", "-budget")
+        budget_rows, _, _ = run_rows(root / budget_stage, archive / budget_stage if archive is not None else None)
+        steps = sorted({int(r["steps"]) for r in rows})
+        if budget_rows and steps and steps[-1] < (budget := pick_budget(budget_rows)):
+            out += [(f"**These runs are at {steps[-1]} steps, short of the budget the rule now picks ({budget} "
+                     f"steps, from the budget sweep above)**: they compare the settings at a fixed budget."), ""]
         out += check_section(root, stage, rows, archive)
     dest = figures / stage
     dest.mkdir(parents=True, exist_ok=True)
