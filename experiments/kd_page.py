@@ -316,10 +316,11 @@ def check_section(root: Path, stage: str, rows: list[dict[str, Any]], archive: P
         if r["setting"] in base:
             pairs.append((base[r["setting"]], r))
     by_steps = {int(r["steps"]): r for r in budget_rows}
-    checked = {a["setting"] for a, _ in pairs}
-    default = statistics.mode(r["setting"] for r in rows)  # with --vary, the setting on both axes (most seeds)
+    checked = {(a.get("num_embeddings"), a.get("embedding_dim")) for a, _ in pairs}
+    # With --vary the default setting lies on both axes: its K and its D are the most common values.
+    default = (statistics.mode(r.get("num_embeddings") for r in rows), statistics.mode(r.get("embedding_dim") for r in rows))
     if default not in checked and len(steps) == 1 and (s := steps.pop()) in by_steps and 2 * s in by_steps:
-        pairs.append((by_steps[s], by_steps[2 * s]))  # the default setting, from the budget sweep
+        pairs.append(({**by_steps[s], "num_embeddings": default[0], "embedding_dim": default[1]}, by_steps[2 * s]))  # the default setting, from the budget sweep
     out += ["| K | D | steps | test PSNR (dB) | at twice the steps | gain (dB) | converged |", "|---|---|---|---|---|---|---|"]
     flat = 0
     for a, b in sorted(pairs, key=lambda ab: (ab[0].get("num_embeddings", 0), ab[0].get("embedding_dim", 0))):
