@@ -279,7 +279,7 @@ def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Pa
         if budget_rows and steps and steps[-1] < (budget := pick_budget(budget_rows)):
             out += [(f"**These runs are at {steps[-1]} steps, short of the budget the rule now picks ({budget} "
                      f"steps, from the budget sweep above)**: they compare the settings at a fixed budget."), ""]
-        out += check_section(root, stage, rows, archive)
+        out += check_section(root, stage, rows, budget_rows, archive)
     dest = figures / stage
     dest.mkdir(parents=True, exist_ok=True)
     axis_figures(rows, plan, dest, colorize)
@@ -295,18 +295,17 @@ def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Pa
     return out
 
 
-def check_section(root: Path, stage: str, rows: list[dict[str, Any]], archive: Path | None) -> list[str]:
+def check_section(root: Path, stage: str, rows: list[dict[str, Any]], budget_rows: list[dict[str, Any]],
+                  archive: Path | None) -> list[str]:
     """Has every setting of a reconstruct K/D stage converged at its budget? Seed 0 of each setting at the
     stage's steps against the same setting at twice the steps (the check stage; the default setting's doubling
     comes from the budget sweep)."""
     check = CHECKS[stage]
-    budget_stage = stage.replace("-kd", "-budget")
     out = [f"### Convergence: every setting at twice the budget (seed 0, stage `{check}`)", ""]
     plan, cmd = read_plan(root / check, archive / check if archive is not None else None)
     if plan is None:
         return out + ["Not run yet.", ""]
     doubled, missing, _ = run_rows(root / check, archive / check if archive is not None else None)
-    budget_rows, _, _ = run_rows(root / budget_stage, archive / budget_stage if archive is not None else None)
     if cmd:
         out += ["```bash", cmd, "```", ""]
     base = {r["setting"]: r for r in rows if int(r.get("seed", 0)) == 0}
