@@ -18,6 +18,7 @@ import datetime
 import itertools
 import json
 import math
+import re
 import shutil
 import statistics
 import sys
@@ -35,8 +36,13 @@ STAGES = {
 }
 # Check stages: seed 0 of every K/D setting at twice its stage's budget (kd_study.py), shown under that stage.
 CHECKS = {"fm-kd": "fm-check", "photos-kd": "photos-check"}
+# More stages: the settings that have not converged at their stage's budget, doubled again (seed 0) until they
+# have, then trained with every seed at the steps where they converged; one sweep folder per (K, D, steps).
+MORE = {"fm-kd": "fm-more", "photos-kd": "photos-more"}
+MORE_FOLDER = re.compile(r"K(\d+)-D(\d+)-steps(\d+)")
 CONVERGED_DB = 0.25
 GAIN_DB = 0.25  # the budget rule's threshold (pick_budget)
+MAX_BUDGET = 48000  # the most steps a budget sweep or a more stage doubles to (kd_study.py --max-budget)
 ARCHIVE = Path(__file__).resolve().parent / "results"
 RULES = (
     'A claim "more X lowers M" is *confirmed* when the means of M at the smallest and the largest X (over seeds) '
@@ -171,6 +177,85 @@ def budget_reading(rows: list[dict[str, Any]]) -> str:
             "the K/D tables doubles every setting)." if gains else f"Budget: **{chosen} steps** (one run only).")
 
 
+def more_name(more: str, k: int, d: int, steps: int) -> str:
+    """The sweep (under ROOT and the archive) of a more stage that holds setting (K, D) at STEPS."""
+    return f"{more}/K{k}-D{d}-steps{steps}"
+
+
+def more_rows(root: Path, more: str, archive: Path | None, only: tuple[int, int] | None = None
+              ) -> tuple[list[dict[str, Any]], int]:
+    """(a row per finished run of a more stage, each with its K and D; the number planned but not finished), from
+    its sweep folders here and in the archive; with ONLY, those of that (K, D) setting alone."""
+    names: set[str] = set()
+    for base in (root / more, archive / more if archive is not None else None):
+        if base is not None and base.is_dir():
+            names |= {f.name for f in base.iterdir() if f.is_dir() and MORE_FOLDER.fullmatch(f.name)}
+    rows, missing = [], 0
+    for name in sorted(names):
+        k, d, _ = (int(v) for v in MORE_FOLDER.fullmatch(name).groups())  # type: ignore[union-attr]
+        if only is not None and (k, d) != only:
+            continue
+        got, miss, _ = run_rows(root / more / name, archive / more / name if archive is not None else None)
+        rows += [{**r, "num_embeddings": k, "embedding_dim": d, "setting": f"K{k}-D{d}"} for r in got]
+        missing += miss
+    return rows, missing
+
+
+Runs = dict[tuple[int, int], dict[int, dict[int, dict[str, Any]]]]
+
+
+def setting_runs(kd: list[dict[str, Any]], check: list[dict[str, Any]], more: list[dict[str, Any]],
+                 budget: list[dict[str, Any]], default: tuple[int, int]) -> Runs:
+    """Every finished run of each (K, D) setting, by steps and seed: the K/D stage's, its check's, its more
+    stage's and the budget sweep's (the default setting's). Where two hold the same (setting, steps, seed), the
+    first in that order counts."""
+    runs: Runs = {}
+    for row in [*kd, *check, *more, *({**r, "num_embeddings": default[0], "embedding_dim": default[1]} for r in budget)]:
+        key = (int(row["num_embeddings"]), int(row["embedding_dim"]))
+        runs.setdefault(key, {}).setdefault(int(row["steps"]), {}).setdefault(int(row.get("seed", 0)), row)
+    return runs
+
+
+def convergence(psnr0: dict[int, float], start: int, cap: int = MAX_BUDGET) -> tuple[int, bool | None]:
+    """Where one setting's doublings from START stop, by the test PSNR of its seed 0 at each step count:
+    (steps, True) at the first step count whose doubling gains less than CONVERGED_DB; (steps, False) when the
+    doublings reach CAP still gaining that much; (steps, None) when the next doubling has not been run."""
+    s = start
+    while 2 * s in psnr0:
+        if psnr0[2 * s] - psnr0[s] < CONVERGED_DB:
+            return s, True
+        s *= 2
+    return s, (False if 2 * s > cap else None)
+
+
+def seed0_psnr(by_steps: dict[int, dict[int, dict[str, Any]]]) -> dict[int, float]:
+    return {s: float(by_seed[0]["psnr"]) for s, by_seed in by_steps.items() if 0 in by_seed}
+
+
+def more_step(by_steps: dict[int, dict[int, dict[str, Any]]], start: int, seeds: int, cap: int = MAX_BUDGET
+              ) -> tuple[int, list[int]] | None:
+    """The runs the more stage trains next for one setting (its runs by steps and seed): (steps, seeds), or None
+    when nothing is left. Seed 0 at the next doubling while the last one still gained CONVERGED_DB or more (up to
+    CAP); then seeds 0..SEEDS-1 at the step count where the doublings stopped."""
+    psnr0 = seed0_psnr(by_steps)
+    if start not in psnr0:
+        return None
+    s, converged = convergence(psnr0, start, cap)
+    if converged is None:
+        return 2 * s, [0]
+    need = [i for i in range(seeds) if i not in by_steps.get(s, {})]
+    return (s, need) if need else None
+
+
+def table_steps(by_steps: dict[int, dict[int, dict[str, Any]]], start: int, cap: int = MAX_BUDGET) -> int:
+    """The step count whose runs the K/D tables show for one setting: where its doublings stopped, once it has as
+    many seeds there as at START; until then the largest step count below that which has them."""
+    s, _ = convergence(seed0_psnr(by_steps), start, cap)
+    while s > start and len(by_steps.get(s, {})) < len(by_steps[start]):
+        s //= 2
+    return s
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     vals = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
     if not vals:
@@ -189,7 +274,7 @@ def axis_table(rows: list[dict[str, Any]], axis: str, fixed: tuple[str, Any], co
     """Markdown table over one axis (the other at its default ``fixed``) and the per-value summary."""
     sel = [r for r in rows if r.get(fixed[0]) == fixed[1]]
     metrics = METRICS + (COLOR_METRICS if colorize else [])
-    head = ["K" if axis == "num_embeddings" else "D", "seeds"] + [m[1] for m in metrics]
+    head = ["K" if axis == "num_embeddings" else "D", "seeds", *([] if colorize else ["steps"])] + [m[1] for m in metrics]
     head.append("beats gray (all seeds)" if colorize else "PSNR gain, last quarter (dB)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     summary: dict[Any, dict[str, tuple[float, float]]] = {}
@@ -197,7 +282,8 @@ def axis_table(rows: list[dict[str, Any]], axis: str, fixed: tuple[str, Any], co
         group = [r for r in sel if r[axis] == value]
         summary[value] = {m: mean_std([r.get(m) for r in group]) for m, _, _ in metrics}
         summary[value]["seeds"] = (len(group), 0.0)
-        cells = [str(value), str(len(group))] + [fmt(*summary[value][m], d) for m, _, d in metrics]
+        steps = [] if colorize else ["/".join(str(v) for v in sorted({int(r["steps"]) for r in group}))]
+        cells = [str(value), str(len(group)), *steps] + [fmt(*summary[value][m], d) for m, _, d in metrics]
         if colorize:
             cells.append("yes" if all(r["psnr"] > r["gray_psnr"] for r in group) else "**no**")
         else:
@@ -226,7 +312,8 @@ def verdict(summary: dict[Any, dict[str, tuple[float, float]]], metric: str, low
     return f"{'confirmed' if claimed else 'refuted'}: {text}"
 
 
-def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Path | None = None) -> list[str]:
+def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Path | None = None,
+                  cap: int = MAX_BUDGET) -> list[str]:
     sweep = root / stage
     stage_archive = archive / stage if archive is not None else None
     plan, cmd = read_plan(sweep, stage_archive)
@@ -253,6 +340,9 @@ def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Pa
             out.append(f"| {r['steps']} | {r['psnr']:.2f} | {r['final_train_loss']:.5f} | {r['train_seconds']:.0f} |")
         out += ["", budget_reading(rows), ""]
         return out
+    extra: list[str] = []
+    if stage in CHECKS:
+        rows, extra = converged_rows(root, stage, rows, archive, cap)
     for axis, other, name in (("num_embeddings", "embedding_dim", "K"), ("embedding_dim", "num_embeddings", "D")):
         # With --vary the other axis sits at its default in every run of this axis: its most common planned value.
         fixed = (other, statistics.mode(r["settings"][other] for r in plan["runs"]))
@@ -272,14 +362,7 @@ def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Pa
             if colorize:
                 out.append(f"- Larger D, more faded (less colourful): {verdict(summary, 'colorfulness', True)}.")
         out.append("")
-    if stage in CHECKS:
-        budget_stage = stage.replace("-kd", "-budget")
-        budget_rows, _, _ = run_rows(root / budget_stage, archive / budget_stage if archive is not None else None)
-        steps = sorted({int(r["steps"]) for r in rows})
-        if budget_rows and steps and steps[-1] < (budget := pick_budget(budget_rows)):
-            out += [(f"**These runs are at {steps[-1]} steps, short of the budget the rule now picks ({budget} "
-                     f"steps, from the budget sweep above)**: they compare the settings at a fixed budget."), ""]
-        out += check_section(root, stage, rows, budget_rows, archive)
+    out += extra
     dest = figures / stage
     dest.mkdir(parents=True, exist_ok=True)
     axis_figures(rows, plan, dest, colorize)
@@ -295,43 +378,61 @@ def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Pa
     return out
 
 
-def check_section(root: Path, stage: str, rows: list[dict[str, Any]], budget_rows: list[dict[str, Any]],
-                  archive: Path | None) -> list[str]:
-    """Has every setting of a reconstruct K/D stage converged at its budget? Seed 0 of each setting at the
-    stage's steps against the same setting at twice the steps (the check stage; the default setting's doubling
-    comes from the budget sweep)."""
-    check = CHECKS[stage]
-    out = [f"### Convergence: every setting at twice the budget (seed 0, stage `{check}`)", ""]
-    plan, cmd = read_plan(root / check, archive / check if archive is not None else None)
-    if plan is None:
-        return out + ["Not run yet.", ""]
-    doubled, missing, _ = run_rows(root / check, archive / check if archive is not None else None)
-    if cmd:
-        out += ["```bash", cmd, "```", ""]
-    base = {r["setting"]: r for r in rows if int(r.get("seed", 0)) == 0}
-    steps = {int(r["steps"]) for r in rows}
-    pairs = []
-    for r in doubled:
-        if r["setting"] in base:
-            pairs.append((base[r["setting"]], r))
-    by_steps = {int(r["steps"]): r for r in budget_rows}
-    checked = {(a.get("num_embeddings"), a.get("embedding_dim")) for a, _ in pairs}
+def converged_rows(root: Path, stage: str, rows: list[dict[str, Any]], archive: Path | None,
+                   cap: int = MAX_BUDGET) -> tuple[list[dict[str, Any]], list[str]]:
+    """(the rows the K/D tables of a reconstruct stage show: each setting's runs at the step count where it
+    converged, see table_steps; the page's convergence section). A setting counts as converged at S when seed 0
+    at 2S gains less than CONVERGED_DB of test PSNR: 2S comes from the check stage (every setting at twice the
+    stage's steps), the budget sweep (the default setting) or the more stage (further doublings)."""
+    check, more = CHECKS[stage], MORE[stage]
+    sub = lambda name: archive / name if archive is not None else None
+    budget_stage = stage.replace("-kd", "-budget")
+    budget_rows, _, _ = run_rows(root / budget_stage, sub(budget_stage))
+    check_rows, check_missing, _ = run_rows(root / check, sub(check))
+    extra_rows, more_missing = more_rows(root, more, archive)
     # With --vary the default setting lies on both axes: its K and its D are the most common values.
     default = (statistics.mode(r.get("num_embeddings") for r in rows), statistics.mode(r.get("embedding_dim") for r in rows))
-    if default not in checked and len(steps) == 1 and (s := steps.pop()) in by_steps and 2 * s in by_steps:
-        pairs.append(({**by_steps[s], "num_embeddings": default[0], "embedding_dim": default[1]}, by_steps[2 * s]))  # the default setting, from the budget sweep
-    out += ["| K | D | steps | test PSNR (dB) | at twice the steps | gain (dB) | converged |", "|---|---|---|---|---|---|---|"]
-    flat = 0
-    for a, b in sorted(pairs, key=lambda ab: (ab[0].get("num_embeddings", 0), ab[0].get("embedding_dim", 0))):
-        gain = float(b["psnr"]) - float(a["psnr"])
-        flat += gain < CONVERGED_DB
-        out.append(f"| {a.get('num_embeddings', '')} | {a.get('embedding_dim', '')} | {a['steps']} | {a['psnr']:.2f} "
-                   f"| {b['psnr']:.2f} | {gain:+.2f} | {'yes' if gain < CONVERGED_DB else '**no**'} |")
-    seconds = sum(r["train_seconds"] for r in doubled if math.isfinite(r["train_seconds"]))
-    out += ["", f"{flat} of {len(pairs)} settings gain less than {CONVERGED_DB} dB from doubling their steps"
-            + (f"; **{missing} check run{'' if missing == 1 else 's'} not finished yet**" if missing else "")
-            + f" ({seconds / 60:.0f} min of training wall time in the check runs).", ""]
-    return out
+    runs = setting_runs(rows, check_rows, extra_rows, budget_rows, default)
+    start = min(int(r["steps"]) for r in rows)
+    kd_settings = {(int(r["num_embeddings"]), int(r["embedding_dim"])) for r in rows}
+    out = [f"### Convergence: every setting doubled until it gains less than {CONVERGED_DB} dB (seed 0)", ""]
+    if budget_rows and start < (budget := pick_budget(budget_rows)):
+        out += [(f"The K/D runs above started at {start} steps, fewer than the budget the rule now picks ({budget} "
+                 f"steps, from the budget sweep): each setting that gains {CONVERGED_DB} dB or more from doubling "
+                 f"its steps is carried on by stage `{more}`, and the tables show it at the steps where it "
+                 "converged (their `steps` column)."), ""]
+    _, cmd = read_plan(root / check, sub(check))
+    out += ["```bash", *([cmd] if cmd else []),
+            f"python experiments/kd_study.py --root studies --stages {more} --jobs 2  # the doublings after it", "```", ""]
+    out += ["| K | D | test PSNR of seed 0 by steps (gain from doubling) | converged | the tables show |",
+            "|---|---|---|---|---|"]
+    table, flat, pending = [], 0, 0
+    for key in sorted(kd_settings):
+        by_steps = runs[key]
+        psnr0 = seed0_psnr(by_steps)
+        at, converged = convergence(psnr0, start, cap)
+        chain = []
+        for s in sorted(x for x in psnr0 if x >= start):
+            gain = f" ({psnr0[s] - psnr0[s // 2]:+.2f})" if s > start and s // 2 in psnr0 else ""
+            chain.append(f"{s}: {psnr0[s]:.2f}{gain}")
+        state = {True: f"at {at}", False: f"**no**: still gaining at {at} (the cap)",
+                 None: f"**not yet**: {2 * at} to run"}
+        flat += converged is True
+        pending += converged is None
+        shown = table_steps(by_steps, start, cap)
+        table += by_steps[shown].values()
+        seeds = len(by_steps[shown])
+        out.append(f"| {key[0]} | {key[1]} | {' → '.join(chain)} | {state[converged]} | {shown} steps, "
+                   f"{seeds} seed{'' if seeds == 1 else 's'} |")
+    extra = [r for r in [*check_rows, *extra_rows] if math.isfinite(r["train_seconds"])]
+    missing = check_missing + more_missing
+    out += ["", f"{flat} of {len(kd_settings)} settings converged"
+            + (f", {pending} not decided yet" if pending else "")
+            + (f"; **{missing} planned run{'' if missing == 1 else 's'} of `{check}`/`{more}` not finished yet**"
+               if missing else "")
+            + f" ({sum(r['train_seconds'] for r in extra) / 60:.0f} min of training wall time in those two stages).",
+            ""]
+    return table, out
 
 
 def axis_figures(rows: list[dict[str, Any]], plan: dict[str, Any], dest: Path, colorize: bool) -> None:
@@ -376,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", type=Path, default=None, help="page to write (default: DOCS/experiments.md)")
     p.add_argument("--archive", type=Path, default=ARCHIVE,
                    help="folder of the run archive, one subfolder per stage (experiments/results)")
+    p.add_argument("--max-budget", type=int, default=MAX_BUDGET,
+                   help=f"the study's --max-budget: a setting still gaining there is not converged ({MAX_BUDGET})")
     args = p.parse_args(argv)
     figures = args.docs / "figures" / "kd"
     page = ["# Experiments: codebook size K and code dimension D", "",
@@ -388,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             ("An earlier study of the same questions at 150 training steps, where no model had learned yet, is "
              "kept in [experiments-150-steps.md](experiments-150-steps.md)."), ""]
     for stage in STAGES:
-        page += stage_section(args.root, stage, figures, args.docs, args.archive)
+        page += stage_section(args.root, stage, figures, args.docs, args.archive, args.max_budget)
     out = args.output or args.docs / "experiments.md"
     out.write_text("\n".join(page) + "\n")
     print(f"wrote {out}")

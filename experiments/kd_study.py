@@ -11,8 +11,14 @@ Stages, in order (each a ``vqlab sweep`` into ROOT/NAME; run the script again to
   photos-kd      photos, reconstruct: the K/D axes, 3 seeds, at that budget
   fm-check, photos-check
                  seed 0 of every other K/D setting at twice the budget: each setting counts as converged when
-                 doubling its steps gains less than GAIN_DB of test PSNR (the default setting's doubling is the
-                 budget sweep's)
+                 doubling its steps gains less than CONVERGED_DB of test PSNR (the default setting's doubling is
+                 the budget sweep's)
+  fm-more, photos-more
+                 every setting that has not converged at its stage's steps is doubled again (seed 0) until a
+                 doubling gains less than CONVERGED_DB (or up to --max-budget), then trained with every seed at
+                 the steps where it stopped; the page's K/D tables show each setting there. One sweep folder per
+                 (K, D, steps): ROOT/fm-more/K8-D64-steps12000. A K/D stage keeps the steps it started with even
+                 when the budget sweep later picks more: this stage carries its settings on.
 
 Every finished run is recorded in the run archive (--archive, default experiments/results/STAGE/, committed with
 the page): a later session on a machine that kept no run folders trains only what the archive lacks, and
@@ -31,6 +37,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 K_VALUES = "8,32,128,512,2048"
@@ -38,7 +45,17 @@ D_VALUES = "2,8,32,64,256"
 BUDGET_STEPS = (1500, 3000, 6000, 12000)
 FASHION = ["--data", "fashion-mnist"]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from kd_page import ARCHIVE, next_budget, pick_budget, run_rows
+from kd_page import (
+    ARCHIVE,
+    MAX_BUDGET,
+    more_name,
+    more_rows,
+    more_step,
+    next_budget,
+    pick_budget,
+    run_rows,
+    setting_runs,
+)
 
 
 def sweep(root: Path, name: str, args: list[str], archive: Path, log) -> list[dict]:
@@ -72,15 +89,55 @@ def default_kd(toy: bool) -> tuple[int, int]:
     return cfg.model.num_embeddings, cfg.model.embedding_dim
 
 
+def more_stage(args: argparse.Namespace, stage: str, flags: list[str], archive: Path, log) -> None:
+    """The more stage of kd_study's docstring: one worker per K/D setting (ARGS.jobs at a time), each training
+    what kd_page.more_step asks for, one sweep at a time, until it asks for nothing."""
+    prefix = stage.split("-")[0]
+    rows = {}
+    for name in (f"{prefix}-kd", f"{prefix}-check", f"{prefix}-budget"):
+        rows[name], missing, _ = run_rows(args.root / name, archive / name)
+        if missing or not rows[name]:
+            raise SystemExit(f"error: {stage} needs {name} finished ({missing} planned runs are not): run that stage")
+    start = min(int(r["steps"]) for r in rows[f"{prefix}-kd"])
+    cap = args.max_budget or (4 * start if args.toy else MAX_BUDGET)
+    default = default_kd(args.toy)
+
+    def carry_on(key: tuple[int, int]) -> str:
+        asked = None
+        while True:
+            own, _ = more_rows(args.root, stage, archive, only=key)
+            runs = setting_runs(rows[f"{prefix}-kd"], rows[f"{prefix}-check"], own, rows[f"{prefix}-budget"],
+                                default)[key]
+            nxt = more_step(runs, start, len(runs[start]), cap)
+            if nxt is None:
+                return f"K{key[0]}-D{key[1]}: done"
+            if nxt == asked:
+                raise RuntimeError(f"{stage}: K{key[0]}-D{key[1]} at {nxt[0]} steps: the sweep finished but its "
+                                   "runs are not readable")
+            asked = nxt
+            steps, need = nxt
+            seeds = sorted({int(r.get("seed", 0)) for r in own if int(r["steps"]) == steps} | set(need))
+            sweep(args.root, more_name(stage, *key, steps),
+                  [*flags, "--steps", str(steps), "--num-embeddings", str(key[0]), "--embedding-dim", str(key[1]),
+                   "--seed", ",".join(str(s) for s in seeds), "--jobs", "1",
+                   *([] if args.toy else ["--eval-every", "500", "--checkpoint-every", "500"])], archive, log)
+
+    settings = sorted({(int(r["num_embeddings"]), int(r["embedding_dim"])) for r in rows[f"{prefix}-kd"]})
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for line in pool.map(carry_on, settings):
+            log(f"{stage}: {line}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=Path("studies"), help="folder of the sweeps (studies)")
-    p.add_argument("--stages", default="fm-budget,fm-kd,fm-check,color-kd,photos-budget,photos-kd,photos-check")
+    p.add_argument("--stages", default="fm-budget,fm-kd,fm-check,fm-more,color-kd,photos-budget,photos-kd,photos-check,"
+                                         "photos-more")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--jobs", type=int, default=1, help="runs trained at once, each in its own process (1)")
     p.add_argument("--max-budget", type=int, default=None,
-                   help="largest step count a budget sweep is doubled to while its curve still rises (48000; with "
-                        "--toy the grid is not extended unless this is given)")
+                   help="largest step count a budget sweep or a more stage doubles to while its curve still rises "
+                        f"({MAX_BUDGET}; with --toy the budget grid is not extended unless this is given)")
     p.add_argument("--toy", action="store_true", help="tiny model, few steps (integration test)")
     p.add_argument("--toy-data", default="photos", help="dataset of every stage in --toy mode")
     p.add_argument("--archive", type=Path, default=None,
@@ -104,17 +161,25 @@ def main(argv: list[str] | None = None) -> int:
             while True:
                 steps = ",".join(str(s) for s in grid)
                 rows = sweep(args.root, stage, [*data, *task, *toy, *common, "--steps", steps], archive, log)
-                more = next_budget(rows, args.max_budget or (budget_steps[-1] if args.toy else 48000))
+                more = next_budget(rows, args.max_budget or (budget_steps[-1] if args.toy else MAX_BUDGET))
                 if more is None:
                     break
                 log(f"{stage}: the last doubling still gains >= the rule's threshold: adding {more} steps")
                 grid.append(more)
             budgets[stage.split("-")[0]] = pick_budget(rows)
             log(f"{stage}: budget {budgets[stage.split('-')[0]]} steps")
+        elif stage.endswith("-more"):
+            if stage.startswith("color"):
+                p.error("color-more: the colorize settings are checked against the gray baseline, not for convergence")
+            more_stage(args, stage, [*data, *toy], archive, log)
         elif stage.endswith(("-kd", "-check")):
             prefix = stage.split("-")[0]
             if stage.endswith("-check") and prefix == "color":
                 p.error("color-check: the colorize settings are checked against the gray baseline, not for convergence")
+            kd_rows = [] if prefix == "color" else run_rows(args.root / f"{prefix}-kd", archive / f"{prefix}-kd")[0]
+            if kd_rows:
+                # A K/D stage keeps the steps it was started with (the more stage carries its settings on).
+                budgets[prefix] = min(int(r["steps"]) for r in kd_rows)
             if prefix != "color" and prefix not in budgets:
                 rows, missing, _ = run_rows(args.root / f"{prefix}-budget", archive / f"{prefix}-budget")
                 if missing or not rows:

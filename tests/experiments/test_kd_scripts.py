@@ -71,11 +71,44 @@ def test_the_page_says_whether_the_budget_is_shown_flat():
     assert "**40 steps**, the largest tried" in reading(rising) and "+0.40 dB" in reading(rising)
 
 
+def test_a_setting_is_doubled_until_it_converges_then_trained_with_every_seed():
+    page = experiment("kd_page")
+
+    def row(psnr):
+        return {"psnr": psnr}
+
+    # photos, K=8 (issue 12): 6000 -> 12000 steps gained 0.42 dB, so seed 0 goes on to 24000 steps.
+    runs = {6000: {0: row(21.23), 1: row(21.30), 2: row(21.20)}, 12000: {0: row(21.65)}}
+    assert page.convergence(page.seed0_psnr(runs), 6000) == (12000, None)
+    assert page.more_step(runs, 6000, 3) == (24000, [0])
+    assert page.table_steps(runs, 6000) == 6000
+    runs[24000] = {0: row(21.80)}  # +0.15 dB: converged at 12000, where seeds 1 and 2 are still missing
+    assert page.convergence(page.seed0_psnr(runs), 6000) == (12000, True)
+    assert page.more_step(runs, 6000, 3) == (12000, [1, 2])
+    assert page.table_steps(runs, 6000) == 6000  # the tables keep the 6000-step seeds until those are there
+    runs[12000].update({1: row(21.60), 2: row(21.70)})
+    assert page.more_step(runs, 6000, 3) is None
+    assert page.table_steps(runs, 6000) == 12000
+    # Converged at the start: nothing to train. Still gaining at the cap: every seed at the largest step count.
+    flat = {10: {0: row(20.0), 1: row(20.1)}, 20: {0: row(20.1)}}
+    assert page.more_step(flat, 10, 2) is None and page.table_steps(flat, 10) == 10
+    rising = {10: {0: row(1.0), 1: row(1.1)}, 20: {0: row(2.0)}, 40: {0: row(3.0)}}
+    assert page.convergence(page.seed0_psnr(rising), 10, cap=40) == (40, False)
+    assert page.more_step(rising, 10, 2, cap=40) == (40, [1])
+    assert page.more_step(rising, 10, 2, cap=80) == (80, [0])
+    assert page.more_step({20: {0: row(1.0)}}, 10, 2) is None  # the stage's own runs are not there yet
+
+
 def test_study_and_page_at_toy_size(image_folder, tmp_path):
     root = tmp_path / "studies"
     proc = _run(str(ROOT / "experiments" / "kd_study.py"), "--root", str(root), "--toy", "--seeds", "1",
-                "--toy-data", f"folder:{image_folder}", "--stages", "fm-budget,fm-kd,fm-check", cwd=tmp_path)
+                "--toy-data", f"folder:{image_folder}", "--stages", "fm-budget,fm-kd,fm-check,fm-more", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # The more stage: every setting ends converged or at the cap (4x the kd steps in toy mode), each doubling in
+    # its own sweep folder.
+    assert proc.stdout.count("fm-more: K") == 4 and "fm-more: K4-D8: done" in proc.stdout
+    more = sorted(f.name for f in (root / "fm-more").iterdir()) if (root / "fm-more").is_dir() else []
+    assert all(name.endswith("-steps80") for name in more), more
     assert "fm-budget: budget" in proc.stdout
     # The check stage: every setting once at twice the kd steps; toy D values are 2 and the tiny preset's default 8,
     # so the default setting (K=32, D=8) stays in (without it the D axis would have a single value).
@@ -90,17 +123,21 @@ def test_study_and_page_at_toy_size(image_folder, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     proc = _run(str(ROOT / "experiments" / "kd_page.py"), "--root", str(root), "--docs", str(docs),
-                "--archive", str(tmp_path / "archive"), cwd=tmp_path)
+                "--archive", str(tmp_path / "archive"), "--max-budget", "80", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
     page = (docs / "experiments.md").read_text()
     assert "| steps | test PSNR (dB)" in page and "### K (D = 8)" in page and "### D (K = 32)" in page
     # The total training loss and its reconstruction part, each with a verdict for D.
     assert "| final train loss | its reconstruction part |" in page and "  - Its reconstruction part alone" in page
     assert "photos, colorize: K and D\n\nNot run yet." in page
-    # Convergence by doubling: the three check runs and the default setting (from the budget sweep's 20 and 40).
-    check_rows = [ln for ln in page.split("### Convergence")[1].splitlines() if ln.startswith("| ") and "---" not in ln]
-    assert len(check_rows) == 1 + 4 and all("| 20 |" in ln for ln in check_rows[1:])
-    assert "settings gain less than 0.25 dB from doubling their steps" in page
+    # Convergence by doubling: the three check runs and the default setting (from the budget sweep's 20 and 40),
+    # then the more stage's doublings to 80 steps; no setting is left undecided.
+    section = page.split("### Convergence")[1].split("\n## ")[0]
+    check_rows = [ln for ln in section.splitlines() if ln.startswith("| ") and "---" not in ln]
+    assert len(check_rows) == 1 + 4 and all("| 20: " in ln and " → 40: " in ln for ln in check_rows[1:])
+    assert all(("| at 20 |" in ln) != (" → 80: " in ln) for ln in check_rows[1:])
+    assert "not yet" not in section and "of 4 settings converged" in section
+    assert f"{len(more)} planned" not in section and len(more) == sum(" → 80: " in ln for ln in check_rows[1:])
     assert (docs / "figures" / "kd" / "fm-kd" / "psnr_vs_K.png").is_file()
 
 
