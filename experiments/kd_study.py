@@ -66,9 +66,11 @@ def sweep(root: Path, name: str, args: list[str], archive: Path, log) -> list[di
     log(f"[{time.strftime('%H:%M:%S')}] {name}: {' '.join(cmd[1:])}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "command.txt").write_text("OMP_NUM_THREADS=1 vqlab " + " ".join(cmd[3:]) + "\n")
-    subprocess.run([*cmd, "--skip-archived", str(archive / name / "runs.jsonl")], check=True)
-    rows, missing, from_archive = run_rows(out, archive / name)
+    proc = subprocess.run([*cmd, "--skip-archived", str(archive / name / "runs.jsonl")], check=False)
+    rows, missing, from_archive = run_rows(out, archive / name)  # archived even when a run failed
     log(f"{name}: {len(rows)} runs finished ({from_archive} from {archive / name}), {missing} missing")
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
     return rows
 
 
@@ -97,7 +99,8 @@ def more_stage(args: argparse.Namespace, stage: str, flags: list[str], archive: 
     for name in (f"{prefix}-kd", f"{prefix}-check", f"{prefix}-budget"):
         rows[name], missing, _ = run_rows(args.root / name, archive / name)
         if missing or not rows[name]:
-            raise SystemExit(f"error: {stage} needs {name} finished ({missing} planned runs are not): run that stage")
+            state = f"has {missing} planned runs not finished" if missing else "has not run"
+            raise SystemExit(f"error: {stage} needs {name}, which {state}: run that stage")
     start = min(int(r["steps"]) for r in rows[f"{prefix}-kd"])
     cap = args.max_budget or (4 * start if args.toy else MAX_BUDGET)
     default = default_kd(args.toy)
@@ -211,4 +214,8 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except subprocess.CalledProcessError as exc:  # the sweep printed why; its finished runs are kept and archived
+        raise SystemExit(f"error: {' '.join(str(a) for a in exc.cmd[1:5])} ... exited with {exc.returncode}; "
+                         "run the same command again to continue") from None

@@ -173,3 +173,13 @@ def test_a_study_continued_on_a_machine_without_its_run_folders_uses_the_archive
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "3 planned runs are in" in proc.stdout and not (root / "fm-budget" / "runs").exists()
     assert "fm-budget: budget" in proc.stdout
+
+
+def test_a_failing_stage_ends_with_one_line_and_a_nonzero_exit(tmp_path):
+    study = [str(ROOT / "experiments" / "kd_study.py"), "--root", str(tmp_path / "studies"), "--toy"]
+    proc = _run(*study, "--toy-data", f"folder:{tmp_path / 'nowhere'}", "--stages", "fm-budget", cwd=tmp_path)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: ") and "again to continue" in proc.stderr
+    proc = _run(*study, "--stages", "photos-more", cwd=tmp_path)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "error: photos-more needs photos-kd, which has not run: run that stage"
