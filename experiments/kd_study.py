@@ -93,7 +93,8 @@ def default_kd(toy: bool) -> tuple[int, int]:
 
 def more_stage(args: argparse.Namespace, stage: str, flags: list[str], archive: Path, log) -> None:
     """The more stage of kd_study's docstring: one worker per K/D setting (ARGS.jobs at a time), each training
-    what kd_page.more_step asks for, one sweep at a time, until it asks for nothing."""
+    what kd_page.more_step asks for, one sweep at a time, until it asks for nothing. A sweep of several seeds
+    trains up to ARGS.jobs of them at once (a single setting left would otherwise use one core)."""
     prefix = stage.split("-")[0]
     rows = {}
     for name in (f"{prefix}-kd", f"{prefix}-check", f"{prefix}-budget"):
@@ -122,7 +123,7 @@ def more_stage(args: argparse.Namespace, stage: str, flags: list[str], archive: 
             seeds = sorted({int(r.get("seed", 0)) for r in own if int(r["steps"]) == steps} | set(need))
             sweep(args.root, more_name(stage, *key, steps),
                   [*flags, "--steps", str(steps), "--num-embeddings", str(key[0]), "--embedding-dim", str(key[1]),
-                   "--seed", ",".join(str(s) for s in seeds), "--jobs", "1",
+                   "--seed", ",".join(str(s) for s in seeds), "--jobs", str(min(len(need), args.jobs)),
                    *([] if args.toy else ["--eval-every", "500", "--checkpoint-every", "500"])], archive, log)
 
     settings = sorted({(int(r["num_embeddings"]), int(r["embedding_dim"])) for r in rows[f"{prefix}-kd"]})
