@@ -183,3 +183,21 @@ def test_a_failing_stage_ends_with_one_line_and_a_nonzero_exit(tmp_path):
     proc = _run(*study, "--stages", "photos-more", cwd=tmp_path)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "error: photos-more needs photos-kd, which has not run: run that stage"
+
+
+def test_the_default_setting_takes_its_doublings_from_the_budget_sweep():
+    """The check stage leaves the default setting out (its doubling is in the budget sweep): setting_runs gives it
+    the budget sweep's runs, and a run of the K/D stage itself wins where both have the same steps and seed."""
+    page = experiment("kd_page")
+    kd = [{"num_embeddings": k, "embedding_dim": 64, "steps": 6000, "seed": s, "psnr": 20.0 + k / 1000 + s / 10}
+          for k in (8, 512) for s in (0, 1, 2)]
+    check = [{"num_embeddings": 8, "embedding_dim": 64, "steps": 12000, "seed": 0, "psnr": 21.0}]
+    budget = [{"steps": s, "psnr": p} for s, p in ((3000, 19.0), (6000, 99.0), (12000, 20.9), (24000, 21.0))]
+    runs = page.setting_runs(kd, check, [], budget, default=(512, 64))
+    assert sorted(runs) == [(8, 64), (512, 64)]
+    assert page.seed0_psnr(runs[(512, 64)]) == {3000: 19.0, 6000: 20.512, 12000: 20.9, 24000: 21.0}
+    assert sorted(runs[(512, 64)][6000]) == [0, 1, 2]
+    # 6000 -> 12000 gains 0.39 dB, 12000 -> 24000 0.1 dB: converged at 12000, where only seed 0 is there yet.
+    assert page.convergence(page.seed0_psnr(runs[(512, 64)]), 6000) == (12000, True)
+    assert page.more_step(runs[(512, 64)], 6000, 3) == (12000, [1, 2])
+    assert page.more_step(runs[(8, 64)], 6000, 3) == (24000, [0])
