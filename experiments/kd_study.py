@@ -53,6 +53,7 @@ from kd_page import (
     more_step,
     next_budget,
     pick_budget,
+    read_plan,
     run_rows,
     setting_runs,
 )
@@ -96,10 +97,16 @@ def more_stage(args: argparse.Namespace, stage: str, flags: list[str], archive: 
     what kd_page.more_step asks for, one sweep at a time, until it asks for nothing. A sweep of several seeds
     trains up to ARGS.jobs of them at once (a single setting left would otherwise use one core)."""
     prefix = stage.split("-")[0]
-    rows = {}
+    rows, unchecked = {}, set()
     for name in (f"{prefix}-kd", f"{prefix}-check", f"{prefix}-budget"):
         rows[name], missing, _ = run_rows(args.root / name, archive / name)
-        if missing or not rows[name]:
+        if name == f"{prefix}-check" and rows[name] and missing:
+            # The check stage still running: the settings whose check run is finished can go on meanwhile.
+            plan, _ = read_plan(args.root / name, archive / name)
+            done = {(int(r["num_embeddings"]), int(r["embedding_dim"])) for r in rows[name]}
+            unchecked = {(int(r["settings"]["num_embeddings"]), int(r["settings"]["embedding_dim"]))
+                         for r in plan["runs"]} - done  # type: ignore[index]
+        elif missing or not rows[name]:
             state = f"has {missing} planned runs not finished" if missing else "has not run"
             raise SystemExit(f"error: {stage} needs {name}, which {state}: run that stage")
     start = min(int(r["steps"]) for r in rows[f"{prefix}-kd"])
@@ -107,6 +114,8 @@ def more_stage(args: argparse.Namespace, stage: str, flags: list[str], archive: 
     default = default_kd(args.toy)
 
     def carry_on(key: tuple[int, int]) -> str:
+        if key in unchecked:
+            return f"K{key[0]}-D{key[1]}: its {prefix}-check run is not finished; run this stage again after it"
         asked = None
         while True:
             own, _ = more_rows(args.root, stage, archive, only=key)

@@ -201,3 +201,46 @@ def test_the_default_setting_takes_its_doublings_from_the_budget_sweep():
     assert page.convergence(page.seed0_psnr(runs[(512, 64)]), 6000) == (12000, True)
     assert page.more_step(runs[(512, 64)], 6000, 3) == (12000, [1, 2])
     assert page.more_step(runs[(8, 64)], 6000, 3) == (24000, [0])
+
+
+def test_the_more_stage_carries_on_each_setting_whose_check_is_finished(monkeypatch, tmp_path):
+    """kd_study's more stage, its sweeps faked: K=8 gained much from its check, so it is doubled once more (seed
+    0), then, flat there, gets its second seed at the check's steps; K=32's check run is not finished (the check
+    stage still running), so it waits; the default setting is flat in the budget sweep: nothing to train."""
+    study = experiment("kd_study")
+
+    def row(k, steps, seed, psnr):
+        return {"num_embeddings": k, "embedding_dim": 8, "steps": steps, "seed": seed, "psnr": psnr}
+
+    finished = {
+        "fm-kd": [row(k, 20, s, 10.0 + s) for k in (8, 32, 512) for s in (0, 1)],
+        "fm-check": [row(8, 40, 0, 11.0)],
+        "fm-budget": [{"steps": 20, "psnr": 10.0, "seed": 0}, {"steps": 40, "psnr": 10.1, "seed": 0}],
+    }
+    plans = {"fm-check": {"runs": [{"settings": {"num_embeddings": k, "embedding_dim": 8}} for k in (8, 32)]}}
+    more, sweeps = [], []
+
+    def fake_run_rows(sweep, archive=None):
+        rows = finished[sweep.name]
+        return rows, 1 if sweep.name == "fm-check" else 0, 0
+
+    def fake_sweep(root, name, args, archive, log):
+        steps, k = int(args[args.index("--steps") + 1]), int(args[args.index("--num-embeddings") + 1])
+        seeds = [int(s) for s in args[args.index("--seed") + 1].split(",")]
+        sweeps.append((name, seeds))
+        more.extend(row(k, steps, s, 11.1 + s) for s in seeds if not any(
+            r["steps"] == steps and r["seed"] == s for r in more))
+        return []
+
+    monkeypatch.setattr(study, "run_rows", fake_run_rows)
+    monkeypatch.setattr(study, "read_plan", lambda sweep, archive: (plans[sweep.name], None))
+    monkeypatch.setattr(study, "more_rows", lambda root, stage, archive, only: ([r for r in more if (
+        r["num_embeddings"], r["embedding_dim"]) == only], 0))
+    monkeypatch.setattr(study, "sweep", fake_sweep)
+    monkeypatch.setattr(study, "default_kd", lambda toy: (512, 8))
+    lines = []
+    monkeypatch.setattr("builtins.print", lambda line, **kw: lines.append(line))
+    assert study.main(["--root", str(tmp_path), "--toy", "--stages", "fm-more"]) == 0
+    assert sweeps == [("fm-more/K8-D8-steps80", [0]), ("fm-more/K8-D8-steps40", [1])]
+    assert "fm-more: K32-D8: its fm-check run is not finished; run this stage again after it" in lines
+    assert "fm-more: K8-D8: done" in lines and "fm-more: K512-D8: done" in lines
