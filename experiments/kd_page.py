@@ -426,6 +426,11 @@ def converged_rows(root: Path, stage: str, rows: list[dict[str, Any]], archive: 
         seeds = len(by_steps[shown])
         out.append(f"| {key[0]} | {key[1]} | {' → '.join(chain)} | {state[converged]} | {shown} steps, "
                    f"{seeds} seed{'' if seeds == 1 else 's'} |")
+    # Doublings that lowered test PSNR while the training loss still fell: fitting the training images better.
+    worse = [(float(a[0]["psnr"]) - float(b[0]["psnr"]))
+             for key in kd_settings for s, a in runs[key].items() if s >= start and 0 in a
+             and (b := runs[key].get(2 * s, {})) and 0 in b and float(b[0]["psnr"]) < float(a[0]["psnr"])
+             and float(b[0]["final_train_loss"]) < float(a[0]["final_train_loss"])]
     extra = [r for r in [*check_rows, *extra_rows] if math.isfinite(r["train_seconds"])]
     missing = check_missing + more_missing
     out += ["", f"{flat} of {len(kd_settings)} settings converged"
@@ -434,6 +439,10 @@ def converged_rows(root: Path, stage: str, rows: list[dict[str, Any]], archive: 
                if missing else "")
             + f" ({sum(r['train_seconds'] for r in extra) / 60:.0f} min of training wall time in those two stages).",
             ""]
+    if worse:
+        out += [(f"{len(worse)} doubling{'s' if len(worse) > 1 else ''} lowered the test PSNR of seed 0 (by up to "
+                 f"{max(worse):.2f} dB) while its final training loss still fell: past that point, longer training "
+                 "fits the training images better, not the test images."), ""]
     return table, out
 
 
