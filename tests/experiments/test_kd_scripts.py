@@ -138,6 +138,16 @@ def test_study_and_page_at_toy_size(image_folder, tmp_path):
     assert all(("| at 20 |" in ln) != (" → 80: " in ln) for ln in check_rows[1:])
     assert "not yet" not in section and "of 4 settings converged" in section
     assert f"{len(more)} planned" not in section and len(more) == sum(" → 80: " in ln for ln in check_rows[1:])
+    # A later machine with the study's archive but none of its run folders trains nothing again.
+    import shutil
+
+    shutil.copytree(root / "archive", tmp_path / "kept")
+    shutil.rmtree(root)
+    proc = _run(str(ROOT / "experiments" / "kd_study.py"), "--root", str(root), "--toy", "--seeds", "1",
+                "--toy-data", f"folder:{image_folder}", "--stages", "fm-check,fm-more", "--archive",
+                str(tmp_path / "kept"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "start " not in proc.stdout and proc.stdout.count(": done") == 4
     assert (docs / "figures" / "kd" / "fm-kd" / "psnr_vs_K.png").is_file()
 
 
