@@ -108,7 +108,8 @@ def more_stage(args: argparse.Namespace, stage: str, flags: list[str], archive: 
                          for r in plan["runs"]} - done  # type: ignore[index]
         elif missing or not rows[name]:
             state = f"has {missing} planned runs not finished" if missing else "has not run"
-            raise SystemExit(f"error: {stage} needs {name}, which {state}: run that stage")
+            print(f"error: {stage} needs {name}, which {state}: run that stage", file=sys.stderr)
+            raise SystemExit(2)
     start = min(int(r["steps"]) for r in rows[f"{prefix}-kd"])
     cap = args.max_budget or (4 * start if args.toy else MAX_BUDGET)
     default = default_kd(args.toy)
@@ -227,5 +228,6 @@ if __name__ == "__main__":
     try:
         raise SystemExit(main())
     except subprocess.CalledProcessError as exc:  # the sweep printed why; its finished runs are kept and archived
-        raise SystemExit(f"error: {' '.join(str(a) for a in exc.cmd[1:5])} ... exited with {exc.returncode}; "
-                         "run the same command again to continue") from None
+        print(f"error: {' '.join(str(a) for a in exc.cmd[1:5])} ... exited with {exc.returncode}; "
+              "run the same command again to continue", file=sys.stderr)
+        raise SystemExit(2) from None
