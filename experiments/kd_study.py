@@ -92,6 +92,15 @@ def default_kd(toy: bool) -> tuple[int, int]:
     return cfg.model.num_embeddings, cfg.model.embedding_dim
 
 
+def more_eval_every(steps: int) -> int:
+    """Steps between the test evaluations of a more-stage run: about 12 along the run, a multiple of 500 (500 at
+    6000 steps and below, 2000 at 24000, 4000 at 48000). A Fashion-MNIST evaluation (10000 test images) costs
+    about as much as 150 training steps, so at the K/D stages' 500 it would add a fifth to a 48000-step run; the
+    page needs the final evaluation and the one at three quarters of the run (both kept). Checkpoints stay every 500
+    steps, so a stopped run loses little."""
+    return max(500, steps // 12 // 500 * 500)
+
+
 def more_stage(args: argparse.Namespace, stage: str, flags: list[str], archive: Path, log) -> None:
     """The more stage of kd_study's docstring: one worker per K/D setting (ARGS.jobs at a time), each training
     what kd_page.more_step asks for, one sweep at a time, until it asks for nothing. A sweep of several seeds
@@ -134,7 +143,8 @@ def more_stage(args: argparse.Namespace, stage: str, flags: list[str], archive: 
             sweep(args.root, more_name(stage, *key, steps),
                   [*flags, "--steps", str(steps), "--num-embeddings", str(key[0]), "--embedding-dim", str(key[1]),
                    "--seed", ",".join(str(s) for s in seeds), "--jobs", str(min(len(need), args.jobs)),
-                   *([] if args.toy else ["--eval-every", "500", "--checkpoint-every", "500"])], archive, log)
+                   *([] if args.toy else ["--eval-every", str(more_eval_every(steps)), "--checkpoint-every", "500"])],
+                  archive, log)
 
     settings = sorted({(int(r["num_embeddings"]), int(r["embedding_dim"])) for r in rows[f"{prefix}-kd"]})
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:

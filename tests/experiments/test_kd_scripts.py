@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.experiments.conftest import experiment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -213,7 +215,15 @@ def test_the_default_setting_takes_its_doublings_from_the_budget_sweep():
     assert page.more_step(runs[(8, 64)], 6000, 3) == (24000, [0])
 
 
-def test_the_more_stage_carries_on_each_setting_whose_check_is_finished(monkeypatch, tmp_path):
+def test_more_stage_runs_are_evaluated_about_twelve_times():
+    study = experiment("kd_study")
+    assert [study.more_eval_every(s) for s in (40, 6000, 12000, 24000, 48000)] == [500, 500, 1000, 2000, 4000]
+    for steps in (12000, 24000, 48000):  # the page's late gain compares the end with three quarters of the run
+        assert (3 * steps // 4) % study.more_eval_every(steps) == 0
+
+
+@pytest.mark.parametrize("toy", [True, False])
+def test_the_more_stage_carries_on_each_setting_whose_check_is_finished(monkeypatch, tmp_path, toy):
     """kd_study's more stage, its sweeps faked: K=8 gained much from its check, so it is doubled once more (seed
     0), then, flat there, gets its second seed at the check's steps; K=32's check run is not finished (the check
     stage still running), so it waits; the default setting is flat in the budget sweep: nothing to train."""
@@ -238,6 +248,9 @@ def test_the_more_stage_carries_on_each_setting_whose_check_is_finished(monkeypa
         steps, k = int(args[args.index("--steps") + 1]), int(args[args.index("--num-embeddings") + 1])
         seeds = [int(s) for s in args[args.index("--seed") + 1].split(",")]
         sweeps.append((name, seeds))
+        if not toy:  # the full-size runs are evaluated about twelve times each, checkpointed every 500 steps
+            assert args[args.index("--eval-every") + 1] == str(study.more_eval_every(steps))
+            assert args[args.index("--checkpoint-every") + 1] == "500"
         more.extend(row(k, steps, s, 11.1 + s) for s in seeds if not any(
             r["steps"] == steps and r["seed"] == s for r in more))
         return []
@@ -250,7 +263,7 @@ def test_the_more_stage_carries_on_each_setting_whose_check_is_finished(monkeypa
     monkeypatch.setattr(study, "default_kd", lambda toy: (512, 8))
     lines = []
     monkeypatch.setattr("builtins.print", lambda line, **kw: lines.append(line))
-    assert study.main(["--root", str(tmp_path), "--toy", "--stages", "fm-more"]) == 0
+    assert study.main(["--root", str(tmp_path), *(["--toy"] if toy else []), "--stages", "fm-more"]) == 0
     assert sweeps == [("fm-more/K8-D8-steps80", [0]), ("fm-more/K8-D8-steps40", [1])]
     assert "fm-more: K32-D8: its fm-check run is not finished; run this stage again after it" in lines
     assert "fm-more: K8-D8: done" in lines and "fm-more: K512-D8: done" in lines

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from vqlab.data.tasks import Task, to_unit
+from vqlab.eval.ssim import ssim_per_image
 from vqlab.models.base import LatentModel
 from vqlab.models.quantize import perplexity_from_counts
 
@@ -63,8 +64,6 @@ def evaluate_model(
     dtype: torch.dtype | None = None,
 ) -> dict[str, Any]:
     """Metrics of ``model`` on uint8 test images (N, C, H, W); the model is left in eval mode."""
-    from torchmetrics.functional.image import structural_similarity_index_measure as ssim_fn
-
     device = device or next(model.parameters()).device
     model.eval()
     from vqlab.eval.colorize import ColorizationMeter
@@ -81,12 +80,12 @@ def evaluate_model(
         n_values += target.numel()
         t_sum += target.double().sum().item()
         t_sq += target.double().pow(2).sum().item()
-        ssim = ssim_fn(output, target, data_range=1.0, reduction="none")
+        ssim = ssim_per_image(output, target)
         ssim_sum += ssim.sum().item()
         if colour is not None:
             colour.update(output, target, gray)
             gray_sq += (gray - target).pow(2).sum().item()
-            gray_ssim += ssim_fn(gray, target, data_range=1.0, reduction="none").sum().item()
+            gray_ssim += ssim_per_image(gray, target).sum().item()
         if indices is not None:
             c = code_counts(indices.cpu(), model.num_codes, model.num_codebooks)
             counts = c if counts is None else counts + c
