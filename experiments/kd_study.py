@@ -95,7 +95,7 @@ def default_kd(toy: bool) -> tuple[int, int]:
 def more_eval_every(steps: int) -> int:
     """Steps between the test evaluations of a more-stage run: about 12 along the run, a multiple of 500 (500 at
     6000 steps and below, 2000 at 24000, 4000 at 48000). A Fashion-MNIST evaluation (10000 test images) costs
-    about as much as 150 training steps, so at the K/D stages' 500 it would add a fifth to a 48000-step run; the
+    about as much as 80 training steps, so at the K/D stages' 500 it would add a sixth to a 48000-step run; the
     page needs the final evaluation and the one at three quarters of the run (both kept). Checkpoints stay every 500
     steps, so a stopped run loses little."""
     return max(500, steps // 12 // 500 * 500)
