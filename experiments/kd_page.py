@@ -380,6 +380,14 @@ def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Pa
     return out
 
 
+def shown_cell(runs: list[dict[str, Any]], steps: int) -> str:
+    """The convergence table's last cell: the steps and seeds the K/D tables show for a setting, with the seed
+    spread of their test PSNR (sample s.d.), the noise a 0.25 dB gain of seed 0 is to be read against."""
+    cell = f"{steps} steps, {len(runs)} seed{'' if len(runs) == 1 else 's'}"
+    psnr = [float(r["psnr"]) for r in runs if math.isfinite(float(r.get("psnr", math.nan)))]
+    return cell + (f" (test PSNR s.d. {statistics.stdev(psnr):.2f} dB)" if len(psnr) > 1 else "")
+
+
 def converged_rows(root: Path, stage: str, rows: list[dict[str, Any]], archive: Path | None,
                    cap: int = MAX_BUDGET) -> tuple[list[dict[str, Any]], list[str]]:
     """(the rows the K/D tables of a reconstruct stage show: each setting's runs at the step count where it
@@ -406,7 +414,7 @@ def converged_rows(root: Path, stage: str, rows: list[dict[str, Any]], archive: 
     _, cmd = read_plan(root / check, sub(check))
     out += ["```bash", *([cmd] if cmd else []),
             f"python experiments/kd_study.py --root studies --stages {more} --jobs 2  # the doublings after it", "```", ""]
-    out += ["| K | D | test PSNR of seed 0 by steps (gain from doubling) | converged | the tables show |",
+    out += ["| K | D | test PSNR of seed 0 by steps (gain from doubling) | converged | the tables show (seed spread) |",
             "|---|---|---|---|---|"]
     table, flat, pending = [], 0, 0
     for key in sorted(kd_settings):
@@ -423,9 +431,8 @@ def converged_rows(root: Path, stage: str, rows: list[dict[str, Any]], archive: 
         pending += converged is None
         shown = table_steps(by_steps, start, cap)
         table += by_steps[shown].values()
-        seeds = len(by_steps[shown])
-        out.append(f"| {key[0]} | {key[1]} | {' → '.join(chain)} | {state[converged]} | {shown} steps, "
-                   f"{seeds} seed{'' if seeds == 1 else 's'} |")
+        out.append(f"| {key[0]} | {key[1]} | {' → '.join(chain)} | {state[converged]} | "
+                   f"{shown_cell(list(by_steps[shown].values()), shown)} |")
     # Doublings that lowered test PSNR while the training loss still fell: fitting the training images better.
     worse = [(float(a[0]["psnr"]) - float(b[0]["psnr"]))
              for key in kd_settings for s, a in runs[key].items() if s >= start and 0 in a

@@ -215,6 +215,13 @@ def test_the_default_setting_takes_its_doublings_from_the_budget_sweep():
     assert page.more_step(runs[(8, 64)], 6000, 3) == (24000, [0])
 
 
+def test_the_convergence_table_shows_the_seed_spread_of_the_runs_it_points_to():
+    cell = experiment("kd_page").shown_cell
+    runs = [{"psnr": 21.0}, {"psnr": 21.2}, {"psnr": 21.4}]
+    assert cell(runs, 12000) == "12000 steps, 3 seeds (test PSNR s.d. 0.20 dB)"
+    assert cell(runs[:1], 6000) == "6000 steps, 1 seed"  # one seed: no spread to show
+
+
 def test_more_stage_runs_are_evaluated_about_twelve_times():
     study = experiment("kd_study")
     assert [study.more_eval_every(s) for s in (40, 6000, 12000, 24000, 48000)] == [500, 500, 1000, 2000, 4000]
