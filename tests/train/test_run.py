@@ -130,7 +130,9 @@ def common(image_folder) -> list[str]:
 def test_a_second_trainer_is_refused_while_the_first_trains_and_the_first_finishes_intact(common, tmp_path):
     run = tmp_path / "shared"
     # Many steps but a time budget: it is surely still training when the others start, and then ends by itself.
-    first = _popen_cli("train", "--out", str(run), *common, "--steps", "1000000", "--max-minutes", "0.15",
+    # 30 s: the two refused trainers each import torch first, which took over 9 s on a loaded 2-core machine (a
+    # budget of 9 s let the first finish before the resumed one asked for the lock).
+    first = _popen_cli("train", "--out", str(run), *common, "--steps", "1000000", "--max-minutes", "0.5",
                        "--eval-every", "1000000", "--checkpoint-every", "1000000")
     # The lock exists before config.json: the second trainer is refused even in that window (the old race).
     _wait_for(lambda: (run / rundir.LOCK_FILE).is_file(), first)
@@ -143,7 +145,7 @@ def test_a_second_trainer_is_refused_while_the_first_trains_and_the_first_finish
     for proc in (subprocess.CompletedProcess(fresh.args, fresh.returncode, fresh_out, fresh_err), resumed):
         _assert_user_error(proc, str(run), "is being trained by another process", f"(pid {first.pid})")
     cfg = json.loads((run / "config.json").read_text())
-    assert cfg["train"]["steps"] == 1000000 and cfg["train"]["max_minutes"] == 0.15
+    assert cfg["train"]["steps"] == 1000000 and cfg["train"]["max_minutes"] == 0.5
     rows = rundir.read_metrics(run)
     last = max(r["step"] for r in rows)
     train_steps = [r["step"] for r in rows if r["split"] == "train"]
