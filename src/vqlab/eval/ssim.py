@@ -54,8 +54,6 @@ def _blur(x: torch.Tensor) -> torch.Tensor:
     if max(h, w) <= DENSE_MAX:
         y = x.reshape(-1, w) @ blur_matrix(w, dtype, device).T  # along W: one GEMM
         return (blur_matrix(h, dtype, device) @ y.reshape(-1, h, w)).reshape(x.shape)  # along H
-    if min(h, w) <= PAD:
-        raise ValueError(f"SSIM needs images larger than {PAD} pixels a side, got {h}x{w}")
     planes = F.pad(x.reshape(-1, 1, h, w), (PAD, PAD, PAD, PAD), mode="reflect")
     win = gaussian_window().to(dtype=dtype, device=x.device)
     planes = F.conv2d(F.conv2d(planes, win.view(1, 1, TAPS, 1)), win.view(1, 1, 1, TAPS))
@@ -67,6 +65,8 @@ def ssim_per_image(preds: torch.Tensor, target: torch.Tensor, data_range: float 
     if preds.shape != target.shape or preds.ndim != 4:
         raise ValueError(f"SSIM needs two (B, C, H, W) tensors of one shape, got {tuple(preds.shape)} and "
                          f"{tuple(target.shape)}")
+    if min(preds.shape[-2:]) <= PAD:
+        raise ValueError(f"SSIM needs images larger than {PAD} pixels a side, got {tuple(preds.shape[-2:])}")
     dtype = preds.dtype if preds.is_floating_point() and preds.dtype != torch.bfloat16 else torch.float32
     p, t = preds.to(dtype), target.to(dtype)
     b = p.shape[0]
