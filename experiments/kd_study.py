@@ -16,7 +16,8 @@ Stages, in order (each a ``vqlab sweep`` into ROOT/NAME; run the script again to
   fm-more, photos-more
                  every setting that has not converged at its stage's steps is doubled again (seed 0) until a
                  doubling gains less than CONVERGED_DB (or up to --max-budget), then trained with every seed at
-                 the steps where it stopped; the page's K/D tables show each setting there. One sweep folder per
+                 the steps where it stopped (the settings nearest to done first); the page's K/D tables show each
+                 setting there. One sweep folder per
                  (K, D, steps): ROOT/fm-more/K8-D64-steps12000. A K/D stage keeps the steps it started with even
                  when the budget sweep later picks more: this stage carries its settings on.
 
@@ -147,6 +148,11 @@ def more_stage(args: argparse.Namespace, stage: str, flags: list[str], archive: 
                   archive, log)
 
     settings = sorted({(int(r["num_embeddings"]), int(r["embedding_dim"])) for r in rows[f"{prefix}-kd"]})
+    # The settings nearest to done first (seed 0 taken furthest), so that a session ending part-way leaves whole
+    # settings finished rather than every one half-way.
+    own, _ = more_rows(args.root, stage, archive)
+    runs = setting_runs(rows[f"{prefix}-kd"], rows[f"{prefix}-check"], own, rows[f"{prefix}-budget"], default)
+    settings.sort(key=lambda key: -max((s for s, by_seed in runs.get(key, {}).items() if 0 in by_seed), default=0))
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for line in pool.map(carry_on, settings):
             log(f"{stage}: {line}")

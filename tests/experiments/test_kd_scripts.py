@@ -229,27 +229,18 @@ def test_more_stage_runs_are_evaluated_about_twelve_times():
         assert (3 * steps // 4) % study.more_eval_every(steps) == 0
 
 
-@pytest.mark.parametrize("toy", [True, False])
-def test_the_more_stage_carries_on_each_setting_whose_check_is_finished(monkeypatch, tmp_path, toy):
-    """kd_study's more stage, its sweeps faked: K=8 gained much from its check, so it is doubled once more (seed
-    0), then, flat there, gets its second seed at the check's steps; K=32's check run is not finished (the check
-    stage still running), so it waits; the default setting is flat in the budget sweep: nothing to train."""
-    study = experiment("kd_study")
+def _more_row(k, steps, seed, psnr):
+    return {"num_embeddings": k, "embedding_dim": 8, "steps": steps, "seed": seed, "psnr": psnr}
 
-    def row(k, steps, seed, psnr):
-        return {"num_embeddings": k, "embedding_dim": 8, "steps": steps, "seed": seed, "psnr": psnr}
 
-    finished = {
-        "fm-kd": [row(k, 20, s, 10.0 + s) for k in (8, 32, 512) for s in (0, 1)],
-        "fm-check": [row(8, 40, 0, 11.0)],
-        "fm-budget": [{"steps": 20, "psnr": 10.0, "seed": 0}, {"steps": 40, "psnr": 10.1, "seed": 0}],
-    }
-    plans = {"fm-check": {"runs": [{"settings": {"num_embeddings": k, "embedding_dim": 8}} for k in (8, 32)]}}
-    more, sweeps = [], []
+def _fake_more_stage(monkeypatch, study, finished, plans, toy, more=None):
+    """kd_study's more stage with its sweeps faked: every run a sweep trains gets test PSNR 11.1 + seed. Returns
+    the more stage's runs (MORE, filled as the sweeps run), the sweeps run (name, seeds) and the lines printed."""
+    more, sweeps, lines = list(more or []), [], []
+    unfinished_check = len(plans.get("fm-check", {"runs": []})["runs"]) > len(finished["fm-check"])
 
     def fake_run_rows(sweep, archive=None):
-        rows = finished[sweep.name]
-        return rows, 1 if sweep.name == "fm-check" else 0, 0
+        return finished[sweep.name], 1 if sweep.name == "fm-check" and unfinished_check else 0, 0
 
     def fake_sweep(root, name, args, archive, log):
         steps, k = int(args[args.index("--steps") + 1]), int(args[args.index("--num-embeddings") + 1])
@@ -258,19 +249,52 @@ def test_the_more_stage_carries_on_each_setting_whose_check_is_finished(monkeypa
         if not toy:  # the full-size runs are evaluated about twelve times each, checkpointed every 500 steps
             assert args[args.index("--eval-every") + 1] == str(study.more_eval_every(steps))
             assert args[args.index("--checkpoint-every") + 1] == "500"
-        more.extend(row(k, steps, s, 11.1 + s) for s in seeds if not any(
-            r["steps"] == steps and r["seed"] == s for r in more))
+        more.extend(_more_row(k, steps, s, 11.1 + s) for s in seeds if not any(
+            (r["num_embeddings"], r["steps"], r["seed"]) == (k, steps, s) for r in more))
         return []
 
     monkeypatch.setattr(study, "run_rows", fake_run_rows)
     monkeypatch.setattr(study, "read_plan", lambda sweep, archive: (plans[sweep.name], None))
-    monkeypatch.setattr(study, "more_rows", lambda root, stage, archive, only: ([r for r in more if (
-        r["num_embeddings"], r["embedding_dim"]) == only], 0))
+    monkeypatch.setattr(study, "more_rows", lambda root, stage, archive, only=None: ([r for r in more if only in (
+        None, (r["num_embeddings"], r["embedding_dim"]))], 0))
     monkeypatch.setattr(study, "sweep", fake_sweep)
     monkeypatch.setattr(study, "default_kd", lambda toy: (512, 8))
-    lines = []
     monkeypatch.setattr("builtins.print", lambda line, **kw: lines.append(line))
+    return more, sweeps, lines
+
+
+@pytest.mark.parametrize("toy", [True, False])
+def test_the_more_stage_carries_on_each_setting_whose_check_is_finished(monkeypatch, tmp_path, toy):
+    """K=8 gained much from its check, so it is doubled once more (seed 0), then, flat there, gets its second seed
+    at the check's steps; K=32's check run is not finished (the check stage still running), so it waits; the
+    default setting is flat in the budget sweep: nothing to train."""
+    study = experiment("kd_study")
+    finished = {
+        "fm-kd": [_more_row(k, 20, s, 10.0 + s) for k in (8, 32, 512) for s in (0, 1)],
+        "fm-check": [_more_row(8, 40, 0, 11.0)],
+        "fm-budget": [{"steps": 20, "psnr": 10.0, "seed": 0}, {"steps": 40, "psnr": 10.1, "seed": 0}],
+    }
+    plans = {"fm-check": {"runs": [{"settings": {"num_embeddings": k, "embedding_dim": 8}} for k in (8, 32)]}}
+    _, sweeps, lines = _fake_more_stage(monkeypatch, study, finished, plans, toy)
     assert study.main(["--root", str(tmp_path), *(["--toy"] if toy else []), "--stages", "fm-more"]) == 0
     assert sweeps == [("fm-more/K8-D8-steps80", [0]), ("fm-more/K8-D8-steps40", [1])]
     assert "fm-more: K32-D8: its fm-check run is not finished; run this stage again after it" in lines
     assert "fm-more: K8-D8: done" in lines and "fm-more: K512-D8: done" in lines
+
+
+def test_the_more_stage_takes_the_settings_nearest_to_done_first(monkeypatch, tmp_path):
+    """K=32 has had its doubling to 80 steps (flat: only its second seed at 40 is left), so it goes before K=8 and
+    K=128, which both still need theirs; those two keep the order of K."""
+    study = experiment("kd_study")
+    finished = {
+        "fm-kd": [_more_row(k, 20, s, 10.0 + s) for k in (8, 32, 128, 512) for s in (0, 1)],
+        "fm-check": [_more_row(k, 40, 0, 11.0) for k in (8, 32, 128)],
+        "fm-budget": [{"steps": 20, "psnr": 10.0, "seed": 0}, {"steps": 40, "psnr": 10.1, "seed": 0}],
+    }
+    _, sweeps, lines = _fake_more_stage(monkeypatch, study, finished, {}, toy=True,
+                                        more=[_more_row(32, 80, 0, 11.05)])
+    assert study.main(["--root", str(tmp_path), "--toy", "--stages", "fm-more", "--jobs", "1"]) == 0
+    assert sweeps == [("fm-more/K32-D8-steps40", [1]), ("fm-more/K8-D8-steps80", [0]),
+                      ("fm-more/K8-D8-steps40", [1]), ("fm-more/K128-D8-steps80", [0]),
+                      ("fm-more/K128-D8-steps40", [1])]
+    assert lines[:2] == ["fm-more: K32-D8: done", "fm-more: K8-D8: done"]
