@@ -17,8 +17,9 @@ Stages, in order (each a ``vqlab sweep`` into ROOT/NAME; run the script again to
                  every setting that has not converged at its stage's steps is doubled again (seed 0) until a
                  doubling gains less than CONVERGED_DB (or up to --max-budget), then trained with every seed at
                  the steps where it stopped (the settings nearest to done first); the page's K/D tables show each
-                 setting there. One sweep folder per (K, D, steps): ROOT/fm-more/K8-D64-steps12000. A K/D stage keeps the steps it started with even
-                 when the budget sweep later picks more: this stage carries its settings on.
+                 setting there. One sweep folder per (K, D, steps): ROOT/fm-more/K8-D64-steps12000. A K/D
+                 stage keeps the steps it started with even when the budget sweep later picks more: this stage
+                 carries its settings on.
 
 Every finished run is recorded in the run archive (--archive, default experiments/results/STAGE/, committed with
 the page): a later session on a machine that kept no run folders trains only what the archive lacks, and
