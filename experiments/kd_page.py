@@ -446,6 +446,9 @@ def converged_rows(root: Path, stage: str, rows: list[dict[str, Any]], archive: 
                if missing else "")
             + f" ({sum(r['train_seconds'] for r in extra) / 60:.0f} min of training wall time in those two stages).",
             ""]
+    machines = sorted({r.get("machine", "not recorded") for r in [*check_rows, *extra_rows]})
+    if machines:  # a study spread over sessions: the doublings may have run elsewhere than the K/D stage
+        out[-1:] = [f"Machine{'s' if len(machines) > 1 else ''} of those two stages: {'; '.join(machines)}.", ""]
     if worse:
         out += [(f"{len(worse)} doubling{'s' if len(worse) > 1 else ''} lowered the test PSNR of seed 0 (by up to "
                  f"{max(worse):.2f} dB) while its final training loss still fell: past that point, longer training "

@@ -140,6 +140,9 @@ def test_study_and_page_at_toy_size(image_folder, tmp_path):
     assert all(("| at 20 |" in ln) != (" → 80: " in ln) for ln in check_rows[1:])
     assert "not yet" not in section and "of 4 settings converged" in section
     assert f"{len(more)} planned" not in section and len(more) == sum(" → 80: " in ln for ln in check_rows[1:])
+    # The machine of the doublings is named too: the tables show their runs, which may have run elsewhere.
+    machine = section.split("Machine of those two stages: ")[1].split("\n")[0]
+    assert machine.endswith(".") and len(machine) > 1 and "not recorded" not in machine
     # A later machine with the study's archive but none of its run folders trains nothing again.
     import shutil
 
