@@ -284,6 +284,8 @@ def axis_table(rows: list[dict[str, Any]], axis: str, fixed: tuple[str, Any], co
         group = [r for r in sel if r[axis] == value]
         summary[value] = {m: mean_std([r.get(m) for r in group]) for m, _, _ in metrics}
         summary[value]["seeds"] = (len(group), 0.0)
+        summary[value]["steps"] = (max(int(r.get("steps", 0)) for r in group), 0.0)
+        summary[value]["undecided"] = (float(any(r.get("undecided") for r in group)), 0.0)
         steps = [] if colorize else ["/".join(str(v) for v in sorted({int(r["steps"]) for r in group}))]
         cells = [str(value), str(len(group)), *steps] + [fmt(*summary[value][m], d) for m, _, d in metrics]
         if colorize:
@@ -307,11 +309,18 @@ def verdict(summary: dict[Any, dict[str, tuple[float, float]]], metric: str, low
     change = mb - ma
     text = f"{ma:.4g} at {values[0]} → {mb:.4g} at {values[-1]} (spread {spread:.2g})"
     if min(len_a := summary[values[0]]["seeds"][0], summary[values[-1]]["seeds"][0]) < 2:
-        return f"one seed only ({len_a:.0f}): {'up' if change > 0 else 'down'}, {text}"
-    if abs(change) <= 2 * spread or change == 0:
-        return f"within seed spread: {text}"
-    claimed = change < 0 if lower_is_claimed else change > 0
-    return f"{'confirmed' if claimed else 'refuted'}: {text}"
+        ruling = f"one seed only ({len_a:.0f}): {'up' if change > 0 else 'down'}, {text}"
+    elif abs(change) <= 2 * spread or change == 0:
+        ruling = f"within seed spread: {text}"
+    else:
+        claimed = change < 0 if lower_is_claimed else change > 0
+        ruling = f"{'confirmed' if claimed else 'refuted'}: {text}"
+    # A study part-way through its convergence stage: an end of the axis not yet shown where it converged.
+    open_ends = [f"{v} not converged yet, at {summary[v]['steps'][0]:.0f} steps" for v in (values[0], values[-1])
+                 if summary[v].get("undecided", (0.0, 0.0))[0]]
+    if open_ends:
+        ruling = f"provisional ({'; '.join(open_ends)}), {ruling}"
+    return ruling
 
 
 def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Path | None = None,
@@ -430,7 +439,7 @@ def converged_rows(root: Path, stage: str, rows: list[dict[str, Any]], archive: 
         flat += converged is True
         pending += converged is None
         shown = table_steps(by_steps, start, cap)
-        table += by_steps[shown].values()
+        table += ({**r, "undecided": converged is None} for r in by_steps[shown].values())
         out.append(f"| {key[0]} | {key[1]} | {' → '.join(chain)} | {state[converged]} | "
                    f"{shown_cell(list(by_steps[shown].values()), shown)} |")
     # Doublings that lowered test PSNR while the training loss still fell: fitting the training images better.

@@ -301,3 +301,21 @@ def test_the_more_stage_takes_the_settings_nearest_to_done_first(monkeypatch, tm
                       ("fm-more/K8-D8-steps40", [1]), ("fm-more/K128-D8-steps80", [0]),
                       ("fm-more/K128-D8-steps40", [1])]
     assert lines[:2] == ["fm-more: K32-D8: done", "fm-more: K8-D8: done"]
+
+
+def test_a_claim_is_provisional_while_an_end_of_its_axis_has_not_converged():
+    """Part-way through the more stage an end of an axis may still be shown at its first steps, not yet decided:
+    its verdict is then marked provisional. Ends that converged at different step counts are not."""
+    page = experiment("kd_page")
+
+    def summary(undecided_b, loss_b=0.0053):
+        return {2: {"final_train_loss": (0.0033, 0.0001), "seeds": (3, 0.0), "steps": (24000, 0.0),
+                    "undecided": (0.0, 0.0)},
+                256: {"final_train_loss": (loss_b, 0.0002), "seeds": (3, 0.0), "steps": (6000, 0.0),
+                      "undecided": (float(undecided_b), 0.0)}}
+
+    assert page.verdict(summary(False), "final_train_loss", False).startswith("confirmed: 0.0033 at 2")
+    mixed = page.verdict(summary(True), "final_train_loss", False)
+    assert mixed.startswith("provisional (256 not converged yet, at 6000 steps), confirmed: 0.0033 at 2"), mixed
+    assert page.verdict(summary(True, 0.0034), "final_train_loss", False).startswith(
+        "provisional (256 not converged yet, at 6000 steps), within seed spread")
