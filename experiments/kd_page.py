@@ -324,6 +324,12 @@ def verdict(summary: dict[Any, dict[str, tuple[float, float]]], metric: str, low
     return ruling
 
 
+def machines_line(rows: list[dict[str, Any]], of: str = "") -> str:
+    """'Machine(s)OF: ...' naming the CPUs the ROWS ran on."""
+    machines = sorted({r.get("machine", "not recorded") for r in rows})
+    return f"Machine{'s' if len(machines) > 1 else ''}{of}: {'; '.join(machines)}."
+
+
 def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Path | None = None,
                   cap: int = MAX_BUDGET) -> list[str]:
     sweep = root / stage
@@ -339,9 +345,8 @@ def stage_section(root: Path, stage: str, figures: Path, docs: Path, archive: Pa
     out.append(f"{len(rows)} runs finished ({seconds / 60:.0f} min of training wall time in all)"
                + (f", {from_archive} of them read from the archive" if from_archive else "")
                + (f"; **{missing} planned run{'' if missing == 1 else 's'} not finished yet**." if missing else "."))
-    machines = sorted({r.get("machine", "not recorded") for r in rows})
     if rows:
-        out.append(f"Machine{'s' if len(machines) > 1 else ''}: {'; '.join(machines)}.")
+        out.append(machines_line(rows))
     out.append("")
     if not rows:
         return out
@@ -456,9 +461,8 @@ def converged_rows(root: Path, stage: str, rows: list[dict[str, Any]], archive: 
                if missing else "")
             + f" ({sum(r['train_seconds'] for r in extra) / 60:.0f} min of training wall time in those two stages).",
             ""]
-    machines = sorted({r.get("machine", "not recorded") for r in [*check_rows, *extra_rows]})
-    if machines:  # a study spread over sessions: the doublings may have run elsewhere than the K/D stage
-        out[-1:] = [f"Machine{'s' if len(machines) > 1 else ''} of those two stages: {'; '.join(machines)}.", ""]
+    if check_rows or extra_rows:  # a study spread over sessions: the doublings may have run elsewhere
+        out[-1:] = [machines_line([*check_rows, *extra_rows], " of those two stages"), ""]
     if worse:
         out += [(f"{len(worse)} doubling{'s' if len(worse) > 1 else ''} lowered the test PSNR of seed 0 (by up to "
                  f"{max(worse):.2f} dB) while its final training loss still fell: past that point, longer training "

@@ -56,6 +56,7 @@ from kd_page import (
     pick_budget,
     read_plan,
     run_rows,
+    seed0_psnr,
     setting_runs,
 )
 
@@ -152,7 +153,7 @@ def more_stage(args: argparse.Namespace, stage: str, flags: list[str], archive: 
     # settings finished rather than every one half-way.
     own, _ = more_rows(args.root, stage, archive)
     runs = setting_runs(rows[f"{prefix}-kd"], rows[f"{prefix}-check"], own, rows[f"{prefix}-budget"], default)
-    settings.sort(key=lambda key: -max((s for s, by_seed in runs.get(key, {}).items() if 0 in by_seed), default=0))
+    settings.sort(key=lambda key: -max(seed0_psnr(runs.get(key, {})), default=0))
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for line in pool.map(carry_on, settings):
             log(f"{stage}: {line}")
