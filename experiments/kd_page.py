@@ -42,7 +42,10 @@ MORE = {"fm-kd": "fm-more", "photos-kd": "photos-more"}
 MORE_FOLDER = re.compile(r"K(\d+)-D(\d+)-steps(\d+)")
 CONVERGED_DB = 0.25
 GAIN_DB = 0.25  # the budget rule's threshold (pick_budget)
-MAX_BUDGET = 48000  # the most steps a budget sweep or a more stage doubles to (kd_study.py --max-budget)
+# The most steps a budget sweep or a more stage doubles to (kd_study.py --max-budget). It was 48000 until two
+# Fashion-MNIST settings (D=8, K=2048) gained 0.25 dB from 24000 to 48000, at the rule's threshold: the cap was
+# raised so that their next doubling decides, rather than the cap.
+MAX_BUDGET = 96000
 ARCHIVE = Path(__file__).resolve().parent / "results"
 RULES = (
     'A claim "more X lowers M" is *confirmed* when the means of M at the smallest and the largest X (over seeds) '
